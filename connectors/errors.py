@@ -1,0 +1,22 @@
+"""The project's exceptions. Every failure a user can cause has its own class, and
+its message is one line naming the file, row and column where there is one."""
+
+
+class DibaoError(Exception):
+    """Base of every error dibao raises on purpose; the CLI prints its message on one line."""
+
+
+class MissingExtract(DibaoError):
+    """A required extract (★ in the contract) has no file in the data folder."""
+
+
+class UnreadableFile(DibaoError):
+    """A file cannot be read at all: wrong encoding, not a workbook, truncated parquet, no header."""
+
+
+class BadHeader(DibaoError):
+    """A required column is missing, or a header is not one the contract knows."""
+
+
+class AmbiguousExtract(DibaoError):
+    """Two files in the data folder claim the same extract (e.g. deaths.csv and deaths.xlsx)."""
