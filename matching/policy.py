@@ -67,6 +67,31 @@ KNOBS: tuple[Knob, ...] = (
     _knob("linkage.probable_threshold", float, 0.95, "a fuzzy link at or above this is 'probable' (a finding)", (0, 1)),
     _knob("linkage.possible_threshold", float, 0.5, "a fuzzy link at or above this is 'possible' (review list)", (0, 1)),
     _knob("linkage.name_jaro_winkler", float, 0.88, "name similarity level threshold", (0, 1)),
+    # --- quality gate (issue 5, expectations/): floors, ceilings, drift limits, severities ---
+    _knob("quality.min_valid_id_share", float, 0.90, "share of non-blank 身份证号 that must be valid", (0, 1)),
+    _knob("quality.max_blank_id_share", float, 0.50, "share of rows whose 身份证号 may be blank", (0, 1)),
+    _knob("quality.max_quarantine_share", float, 0.05, "share of an extract's input rows the loader may quarantine",
+          (0, 1)),
+    _knob("quality.max_shrink_share", float, 0.30, "an extract may shrink by at most this share vs its previous run",
+          (0, 1)),
+    _knob("quality.max_growth_share", float, 1.00, "an extract may grow by at most this share vs its previous run",
+          (0, 1000)),
+    _knob("quality.max_id_share_rise", float, 0.10,
+          "blank or invalid 身份证号 share may rise by at most this (absolute) vs the previous run", (0, 1)),
+    _knob("quality.escalate_bad_share", float, 0.20,
+          "a row-level warning failing on more than this share of rows becomes critical", (0, 1)),
+    Knob("quality.severity", dict, {
+        "present": "warning", "has_rows": "critical", "columns_present": "critical", "not_blank": "warning",
+        "id_valid_share": "critical", "id_blank_share": "warning", "date_in_range": "warning",
+        "in_set": "warning", "pattern": "warning", "unique": "warning", "roster_households.unique": "critical",
+        "member_household_exists": "warning", "one_head": "warning", "has_beneficiary": "warning",
+        "quarantine_share": "critical", "row_count_shrink": "critical", "row_count_growth": "warning",
+        "blank_id_drift": "warning", "invalid_id_drift": "warning",
+    }, "expectation kind (or 'extract.kind') -> 'critical' (stops the run) or 'warning'; keys not given keep "
+       "their default",
+         lambda d: all(isinstance(k, str) and v in ("critical", "warning") for k, v in d.items()),
+         "a table of expectation kinds to 'critical' or 'warning'"),
+    # --- end quality gate ---
 )
 
 _BY_KEY = {k.key: k for k in KNOBS}

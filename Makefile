@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11:
+#   make run    create .venv, install, run the monthly verification on the committed sample
+#   make test   create .venv if needed, run the test suite
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := sample_data/sample
+MONTH ?= 2026-10
+OUT ?= reports/out
+DB ?= $(OUT)/dibao.duckdb
+
+.PHONY: run test bench bench-linkage lint clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@test -f $(SAMPLE)/answers.csv || $(BIN)/dibao sample --out $(SAMPLE) --households 300 --seed 20260101 --month $(MONTH)
+	$(BIN)/dibao run --data $(SAMPLE) --db $(DB) --month $(MONTH) --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m flows.bench
+
+bench-linkage: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m matching.bench_linkage
+
+clean:
+	rm -rf $(OUT) .pytest_cache

@@ -1,0 +1,151 @@
+"""The `dibao` command: a thin shell over the library. Domain errors become one line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from connectors.errors import DibaoError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="dibao: monthly verification of the 城市低保 roster against other departments' registries.")
+outcomes_app = typer.Typer(no_args_is_help=True, help="Caseworkers' verdicts (核查结论) from returned worklists.")
+app.add_typer(outcomes_app, name="outcomes")
+console = Console(stderr=False, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def fail(exc: BaseException) -> None:
+    err.print(f"[bold red]dibao: error:[/] {exc}", soft_wrap=True)
+    detail = getattr(exc, "report", None)
+    if detail:
+        err.print(detail, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def run(
+    data: Annotated[Path, typer.Option("--data", help="folder of extracts (csv, xlsx or parquet)")],
+    db: Annotated[Path, typer.Option("--db", help="the DuckDB file (created if absent)")],
+    month: Annotated[str, typer.Option("--month", help="the run month, YYYY-MM; verified as of its last day")],
+    policy: Annotated[Path | None, typer.Option("--policy", help="policy.toml (defaults when absent)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="folder for worklists: OUT/YYYY-MM/*.xlsx")] = None,
+    no_prefect: Annotated[bool, typer.Option("--no-prefect", help="run the steps directly, without Prefect")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Verify the roster of MONTH: load, check quality, link, apply the rules, write worklists."""
+    from flows import prefect_env
+
+    prefect_env.configure(db, verbose)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from flows.monthly import prefect_flow, run_monthly
+
+    try:
+        if no_prefect:
+            outcome = run_monthly(data, db, month, policy, out)
+            run_id, workbooks = outcome.run_id, outcome.workbooks
+        else:
+            result = prefect_flow()(str(data), str(db), month, str(policy) if policy else None,
+                                    str(out) if out else None)
+            run_id, workbooks = result["run_id"], [Path(p) for p in result["workbooks"]]
+    except DibaoError as exc:
+        fail(exc)
+        return
+    from flows.summary import print_run_summary
+
+    print_run_summary(console, db, month, run_id, workbooks)
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="folder to write the extracts and answers.csv into")],
+    households: Annotated[int, typer.Option("--households", min=1, max=2_000_000)] = 300,
+    seed: Annotated[int, typer.Option("--seed")] = 20260101,
+    month: Annotated[str, typer.Option("--month")] = "2026-10",
+    profile: Annotated[str, typer.Option("--profile", help="realistic (mixed formats) or bench (large, fast formats)")] = "realistic",
+) -> None:
+    """Generate realistic extracts with known answers."""
+    from flows.monthly import check_month
+    from sample_data.generator import generate
+
+    try:
+        check_month(month)
+        summary = generate(out, households, seed, month, profile)
+    except DibaoError as exc:
+        fail(exc)
+        return
+    console.print(f"wrote sample of {households} households (seed {seed}, month {month}) to {out}")
+    for key, value in summary.items():
+        if isinstance(value, int | str):
+            console.print(f"  {key}: {value}")
+
+
+@app.command()
+def evaluate(
+    db: Annotated[Path, typer.Option("--db")],
+    month: Annotated[str, typer.Option("--month")],
+    answers: Annotated[Path, typer.Option("--answers", help="answers.csv written by `dibao sample`")],
+) -> None:
+    """Score a run's flags against a generated sample's answers: precision, recall, F1 per rule."""
+    from flows.database import open_database
+    from sample_data.evaluate import evaluate as score
+    from sample_data.evaluate import format_report
+
+    try:
+        con = open_database(db, read_only=True)
+        report = score(con, month, answers)
+    except DibaoError as exc:
+        fail(exc)
+        return
+    console.print(format_report(report), soft_wrap=True)
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    files: Annotated[list[Path], typer.Argument(help="returned community workbooks")],
+    db: Annotated[Path, typer.Option("--db")],
+    by: Annotated[str | None, typer.Option("--by", help="who is importing")] = None,
+) -> None:
+    """Import caseworkers' verdicts; each file is imported whole or rejected whole."""
+    from flows.database import open_database
+    from reports.outcomes import import_outcomes
+
+    try:
+        con = open_database(db)
+        result = import_outcomes(con, files, imported_by=by)
+    except DibaoError as exc:
+        fail(exc)
+        return
+    console.print(str(result), soft_wrap=True)
+
+
+@app.command()
+def notice(
+    db: Annotated[Path, typer.Option("--db")],
+    month: Annotated[str, typer.Option("--month")],
+    out: Annotated[Path, typer.Option("--out")],
+) -> None:
+    """Write the public notice (公示) lists per community: names and amounts, never IDs."""
+    from flows.database import open_database
+    from reports.notice import write_notice
+
+    try:
+        con = open_database(db)
+        files = write_notice(con, month, out)
+    except DibaoError as exc:
+        fail(exc)
+        return
+    for path in files:
+        console.print(str(path))
+
+
+def main() -> None:  # pragma: no cover
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

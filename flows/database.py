@@ -1,0 +1,37 @@
+"""Opening the DuckDB file: one writer at a time, readable by analysts' tools.
+
+New files are written with storage compatibility v1.4.0, so that the DuckDB CLI and
+DBeaver (which lag the Python library) can open them; a second run against a file
+that a run holds gets a one-line refusal instead of DuckDB's lock error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from connectors.errors import DibaoError
+
+STORAGE_COMPATIBILITY = "v1.4.0"
+
+
+class DatabaseBusy(DibaoError):
+    """Another process (another dibao run, or an analyst's write session) holds the DuckDB file."""
+
+
+def open_database(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    config = {} if read_only or path.exists() else {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(".")[0].strip()
+            raise DatabaseBusy(f"{path}: another process is using this database ({holder}); "
+                               "wait for the running dibao run to finish") from None
+        if read_only and not path.exists():
+            raise DibaoError(f"{path}: no such database file") from None
+        raise DibaoError(f"{path}: cannot open the database ({exc})") from None

@@ -1,0 +1,259 @@
+"""The monthly verification as a Prefect flow: load → gate → link → rules → worklists.
+
+Each task is one call into the library; this module only orders the steps, keeps
+them inside one DuckDB transaction (a failure at any stage leaves the file as it
+was), and records the run. `run_monthly` is the same pipeline without Prefect,
+which the flow wraps; tests and the benchmark can call either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from connectors.errors import DibaoError
+from connectors.load import load_extracts
+from connectors.report import LoadReport
+from connectors.schemas import EXTRACTS
+from flows.database import open_database
+from matching.linkage import link_month
+from matching.policy import Policy, load_policy
+from matching.rules import RulesResult, RunContext, run_rules
+from matching.staging import stage
+
+log = logging.getLogger("dibao")
+CODE_VERSION = "0.1.0"
+
+
+class BadArgument(DibaoError):
+    """A command-line argument is outside its allowed form or range."""
+
+
+def check_month(month: str) -> str:
+    try:
+        parsed = dt.datetime.strptime(month, "%Y-%m")
+    except ValueError:
+        raise BadArgument(f"'--month' must be YYYY-MM (e.g. 2026-10), got {month!r}") from None
+    if parsed.year < 1997:
+        raise BadArgument(f"'--month' must be 1997-01 or later, got {month!r}")
+    return month
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    run_month: str
+    db_path: Path
+    out_dir: Path | None
+    load: LoadReport | None = None
+    rules: RulesResult | None = None
+    gate: Any = None
+    workbooks: list[Path] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ the steps (library calls)
+
+def step_load(con: duckdb.DuckDBPyConnection, data_dir: Path, month: str) -> LoadReport:
+    return load_extracts(con, data_dir, month)
+
+
+def step_gate(con: duckdb.DuckDBPyConnection, month: str, policy: Policy):
+    from expectations.gate import run_gate
+
+    report = run_gate(con, month, policy)
+    report.raise_if_critical()
+    return report
+
+
+def step_link(con: duckdb.DuckDBPyConnection, month: str, policy: Policy) -> dict[str, Any]:
+    ctx = RunContext(month, policy)
+    counts = stage(con, month, ctx.as_of.isoformat())
+    results = link_month(con, month, policy)
+    counts["candidates"] = {job: r.candidates_by_rule for job, r in results.items()}
+    counts["linked"] = {job: r.linked for job, r in results.items()}
+    return counts
+
+
+def step_rules(con: duckdb.DuckDBPyConnection, month: str, policy: Policy, present: frozenset[str]) -> RulesResult:
+    from reports.outcomes import suppress_cleared
+
+    result = run_rules(con, RunContext(month, policy, present))
+    result.findings["_suppressed"] = suppress_cleared(con, month)
+    return result
+
+
+def step_reports(con: duckdb.DuckDBPyConnection, month: str, out_dir: Path) -> list[Path]:
+    from reports.summary import write_summary
+    from reports.worklists import write_worklists
+
+    files = write_worklists(con, month, out_dir)
+    files.append(write_summary(con, month, out_dir))
+    return files
+
+
+# ------------------------------------------------------------------ run history
+
+RUNS_SQL = """CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, run_month VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR,
+    message VARCHAR, data_dir VARCHAR, inputs JSON, gate JSON, findings JSON, stages JSON, policy JSON,
+    code_version VARCHAR)"""
+
+
+def file_digests(data_dir: Path, load: LoadReport | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if load is None:
+        return out
+    for name, e in load.extracts.items():
+        if not e.present or not e.source_file:
+            continue
+        path = data_dir / e.source_file
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        out[name] = {"file": e.source_file, "sha256": digest.hexdigest(), "rows_read": e.rows_read,
+                     "rows_loaded": e.rows_loaded, "rows_quarantined": e.rows_quarantined}
+    return out
+
+
+def record_run(con: duckdb.DuckDBPyConnection, outcome: RunOutcome, started: dt.datetime, status: str,
+               message: str, data_dir: Path, policy: Policy | None) -> None:
+    con.execute(RUNS_SQL)
+    gate = None
+    if outcome.gate is not None:
+        gate = {"critical": [r.message for r in outcome.gate.critical],
+                "warnings": [r.message for r in outcome.gate.warnings]}
+    findings = None
+    if outcome.rules is not None:
+        findings = {"findings": outcome.rules.findings, "possible": outcome.rules.possible,
+                    "switched_off": outcome.rules.switched_off}
+    con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        outcome.run_id, outcome.run_month, started, dt.datetime.now(), status, message, str(data_dir),
+        json.dumps(file_digests(data_dir, outcome.load), ensure_ascii=False),
+        json.dumps(gate, ensure_ascii=False), json.dumps(findings, ensure_ascii=False),
+        json.dumps({"seconds": outcome.stage_seconds, "counts": outcome.counts}, ensure_ascii=False, default=str),
+        policy.to_json() if policy else None, CODE_VERSION])
+
+
+# ------------------------------------------------------------------ the pipeline
+
+Runner = Callable[..., Any]
+
+
+def _direct(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_path: str | Path | None = None,
+                out_dir: str | Path | None = None, call: Runner = _direct,
+                fail_after: str | None = None) -> RunOutcome:
+    """Verify the roster as of the last day of `month`.
+
+    `call(step, *args)` runs each step (the Prefect flow passes its tasks here).
+    `fail_after` names a stage after which to raise, for tests that prove a failed
+    run leaves the database exactly as it was.
+    """
+    month = check_month(month)
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise BadArgument(f"'--data' must be a folder of extracts, {str(data_dir)!r} is not one")
+    policy = load_policy(policy_path)
+    outcome = RunOutcome(uuid.uuid4().hex[:12], month, Path(db_path), Path(out_dir) if out_dir else None)
+    started = dt.datetime.now()
+    con = open_database(db_path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            timed = _timer(outcome)
+            outcome.load = timed("load", call, step_load, con, data_dir, month)
+            _maybe_fail(fail_after, "load")
+            outcome.gate = timed("gate", call, step_gate, con, month, policy)
+            _maybe_fail(fail_after, "gate")
+            outcome.counts.update(timed("link", call, step_link, con, month, policy))
+            _maybe_fail(fail_after, "link")
+            present = frozenset(n for n, e in outcome.load.extracts.items() if e.present)
+            outcome.rules = timed("rules", call, step_rules, con, month, policy, present)
+            _maybe_fail(fail_after, "rules")
+            con.execute("DELETE FROM runs WHERE run_month = ? AND status = 'running'", [month]) if _has_runs(con) else None
+            record_run(con, outcome, started, "succeeded", "", data_dir, policy)
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            gate_failure = getattr(exc, "gate_report", None)
+            if gate_failure is not None:
+                # Keep the gate's results and the failed run: the analyst must see why it stopped.
+                from expectations.gate import store_report
+
+                outcome.gate = gate_failure
+                con.execute("BEGIN TRANSACTION")
+                store_report(con, gate_failure)
+                record_run(con, outcome, started, "failed", str(exc), data_dir, policy)
+                con.execute("COMMIT")
+            else:
+                con.execute("BEGIN TRANSACTION")
+                record_run(con, outcome, started, "failed", f"{type(exc).__name__}: {exc}", data_dir, policy)
+                con.execute("COMMIT")
+            raise
+        if outcome.out_dir is not None:
+            outcome.workbooks = timed("reports", call, step_reports, con, month, outcome.out_dir)
+    finally:
+        con.close()
+    return outcome
+
+
+def _has_runs(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0])
+
+
+class InjectedFailure(DibaoError):
+    """Raised on purpose by `fail_after`, to test that a failed run changes nothing."""
+
+
+def _maybe_fail(fail_after: str | None, stage_name: str) -> None:
+    if fail_after == stage_name:
+        raise InjectedFailure(f"failure injected after stage '{stage_name}'")
+
+
+def _timer(outcome: RunOutcome):
+    def timed(name: str, call: Runner, fn: Callable[..., Any], *args: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return call(fn, *args)
+        finally:
+            outcome.stage_seconds[name] = round(time.perf_counter() - t0, 3)
+            log.info("stage %s finished in %.2f s", name, outcome.stage_seconds[name])
+    return timed
+
+
+# ------------------------------------------------------------------ Prefect
+
+def prefect_flow():
+    """The Prefect flow object (built lazily: importing Prefect costs seconds and needs PREFECT_HOME set)."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+
+    tasks = {fn: task(fn, name=fn.__name__.removeprefix("step_"), cache_policy=NO_CACHE, persist_result=False)
+             for fn in (step_load, step_gate, step_link, step_rules, step_reports)}
+
+    def call(fn: Callable[..., Any], *args: Any) -> Any:
+        return tasks[fn](*args)
+
+    @flow(name="monthly-verification", log_prints=False, persist_result=False, validate_parameters=False)
+    def monthly_verification(data_dir: str, db_path: str, month: str, policy_path: str | None = None,
+                             out_dir: str | None = None) -> dict[str, Any]:
+        outcome = run_monthly(data_dir, db_path, month, policy_path, out_dir, call=call)
+        return {"run_id": outcome.run_id, "workbooks": [str(p) for p in outcome.workbooks]}
+
+    return monthly_verification

@@ -1,0 +1,33 @@
+"""Prefect's settings for a command-line run, applied before Prefect is imported.
+
+- PREFECT_HOME defaults to `.prefect/` beside the DuckDB file, where the user can see
+  it (its own SQLite database of flow runs and its logs), not `~/.prefect`.
+- Analytics off: this machine is offline, and with analytics on Prefect 3.9
+  intermittently printed a `database is locked` traceback from its telemetry write.
+- Its console logging is kept to warnings; dibao prints its own progress.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def configure(db_path: str | Path | None = None, verbose: bool = False) -> Path:
+    home = os.environ.get("PREFECT_HOME")
+    if not home:
+        base = Path(db_path).resolve().parent if db_path else Path.cwd()
+        home = str(base / ".prefect")
+        os.environ["PREFECT_HOME"] = home
+    defaults = {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "INFO" if verbose else "WARNING",
+        "PREFECT_LOGGING_LOG_PRINTS": "false",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_UI_ENABLED": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return Path(home)

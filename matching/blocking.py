@@ -1,0 +1,67 @@
+"""Blocking rules: which (roster-side, registry-side) pairs are compared at all.
+
+Each rule is declared once with its name, a Chinese label and the SQL that lists
+its pairs from the left view `L` and right view `R` (both with a `key` column and
+the staged person columns). Rules never produce a quadratic blow-up: each joins
+on an equality of a selective key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    name: str
+    label: str
+    sql: str  # SELECT l.key AS l_key, r.key AS r_key ...
+
+    def pairs_sql(self) -> str:
+        return self.sql
+
+
+ID_VARIANTS_SQL = """
+CREATE OR REPLACE TEMP TABLE link_id_variants AS
+SELECT key, substr(id_number, 1, p - 1) || c || substr(id_number, p + 1) AS variant
+FROM (SELECT key, id_number FROM L WHERE id_status = 'valid') l,
+     range(1, 19) t(p),
+     (SELECT unnest(['0','1','2','3','4','5','6','7','8','9','X']) AS c) d
+WHERE c <> substr(id_number, p, 1) AND (c <> 'X' OR p = 18)
+UNION ALL
+SELECT key, substr(id_number, 1, p - 1) || substr(id_number, p + 1, 1) || substr(id_number, p, 1)
+            || substr(id_number, p + 2) AS variant
+FROM (SELECT key, id_number FROM L WHERE id_status = 'valid') l, range(1, 18) t(p)
+WHERE substr(id_number, p, 1) <> substr(id_number, p + 1, 1)
+"""
+
+BLOCKING_RULES: tuple[BlockingRule, ...] = (
+    BlockingRule(
+        "id_exact", "身份证号相同（含15位升18位）",
+        "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r ON r.id_number = l.id_number "
+        "WHERE l.id_status = 'valid'"),
+    BlockingRule(
+        "id_one_edit", "身份证号相差一位或相邻两位颠倒",
+        "SELECT v.key AS l_key, r.key AS r_key FROM link_id_variants v "
+        "JOIN (SELECT key, id_number FROM R WHERE id_status IN ('bad_check', 'bad_date')) r "
+        "ON r.id_number = v.variant"),
+    BlockingRule(
+        "birth_sex_surname", "身份证号出生日期、性别相同且姓氏同音",
+        "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r "
+        "ON r.birth_date = l.birth_date AND r.sex = l.sex AND r.surname_pinyin = l.surname_pinyin "
+        "WHERE l.id_status = 'valid' AND r.id_status = 'bad_check'"),
+    BlockingRule(
+        "name_pinyin_no_id", "无可用身份证号时姓名拼音相同",
+        "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r ON r.name_pinyin = l.name_pinyin "
+        "WHERE r.id_status IN ('blank', 'bad_format') OR l.id_status <> 'valid'"),
+)
+
+
+def candidates_sql(rules: tuple[BlockingRule, ...] = BLOCKING_RULES) -> str:
+    """All candidate pairs, each labelled with the first rule that found it."""
+    parts = [f"SELECT l_key, r_key, {i} AS rule_order, '{rule.name}' AS block_rule FROM ({rule.pairs_sql()})"
+             for i, rule in enumerate(rules)]
+    return f"""
+SELECT l_key, r_key, arg_min(block_rule, rule_order) AS block_rule
+FROM ({' UNION ALL '.join(parts)}) c
+GROUP BY l_key, r_key"""

@@ -1,0 +1,315 @@
+"""The linkage engine: blocking → comparison levels → Fellegi–Sunter scores → classes.
+
+One engine links any two staged person views: registry rows to roster members
+(`link_pairs`, what the rules read), roster members to each other (duplicate
+enrolment, X02), and staff to household-registration rows (X01). Stages are SQL
+built by `*_sql` functions and run as tables prefixed `link_`.
+
+Classes (policy knobs `linkage.*`):
+- `exact`: equal normalised ID (15-digit IDs converted) and a consistent name.
+- `probable`: posterior ≥ probable_threshold, from an ID one typing error away
+  (the registry ID fails its check character) and a consistent name, or similar.
+- `possible`: posterior ≥ possible_threshold, or capped there by a safety rule.
+Safety rules (never overridden by a score):
+- an equal ID with an unrelated name is at most `possible`;
+- a registry ID that is valid but differs from the member's is another person: no link;
+- a blank or unusable registry ID, or a member whose own ID is invalid, is at most `possible`;
+- when several people compete for one registry row, only the best is linked;
+  a tie between different people is `possible`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import duckdb
+
+from matching.blocking import BLOCKING_RULES, ID_VARIANTS_SQL, candidates_sql
+from matching.comparisons import (
+    CONSISTENT_NAME_LEVELS,
+    ID_COMPARISON,
+    ID_DIFF_SQL,
+    NAME_COMPARISON,
+    Comparison,
+)
+from matching.model import FLOOR, ComparisonParams, Model, em_single, smoothed
+from matching.policy import Policy
+
+log = logging.getLogger(__name__)
+
+PERSON_COLUMNS = ("name", "name_clean", "name_simplified", "name_pinyin", "surname_pinyin",
+                  "id_number", "id_status", "id_was_15", "birth_date", "sex")
+U_SAMPLE_ROWS = 2000  # rows drawn from each side for the random-pair u estimate (2000² pairs)
+# Starting values of the estimates (not thresholds): EM and the random-pair counts move
+# away from them as far as the data supports; a small roster stays near them.
+M_NAME_START = {"exact": 0.85, "simplified": 0.03, "homophone": 0.05, "one_char": 0.03, "similar": 0.02,
+                "different": 0.02}
+M_ID_START = {"exact": 0.8, "exact_15": 0.03, "one_substitution": 0.04, "transposition": 0.03,
+              "same_birth_sex": 0.02, "different": 0.08}
+U_ID_START = {"null": 0.05, "exact": 1e-7, "exact_15": 1e-8, "one_substitution": 1e-6, "transposition": 1e-7,
+              "same_birth_sex": 2e-5, "different": 0.95}
+U_NAME_START = {"null": 0.01, "exact": 2e-4, "simplified": 1e-5, "homophone": 1e-4, "one_char": 2e-3,
+                "similar": 5e-3, "different": 0.98}
+U_PSEUDO = 100_000.0  # pseudo-pairs behind the u starting values
+
+
+@dataclass
+class LinkResult:
+    job: str
+    candidates_by_rule: dict[str, int]
+    compared: int
+    linked: dict[str, int] = field(default_factory=dict)
+
+
+def views_sql(left_sql: str, right_sql: str) -> str:
+    return f"CREATE OR REPLACE TEMP VIEW L AS {left_sql};\nCREATE OR REPLACE TEMP VIEW R AS {right_sql};"
+
+
+def compared_sql(exclude: str | None = None) -> str:
+    """Every candidate pair with its comparison levels and the ID positions that differ."""
+    extra = f"WHERE NOT ({exclude})" if exclude else ""
+    return f"""
+CREATE OR REPLACE TEMP TABLE link_compared AS
+SELECT c.l_key, c.r_key, c.block_rule, l.name AS l_name, r.name AS r_name, l.name_pinyin AS l_pinyin, id_diff,
+       {ID_COMPARISON.level_sql()} AS id_level,
+       {NAME_COMPARISON.level_sql()} AS name_level,
+       r.id_status AS r_id_status, r.id_number AS r_id_number, l.id_number AS l_id_number
+FROM link_candidates c JOIN L l ON l.key = c.l_key JOIN R r ON r.key = c.r_key,
+     LATERAL (SELECT {ID_DIFF_SQL} AS id_diff) d
+{extra}"""
+
+
+def _levels_select(pairs: str) -> str:
+    """Comparison levels of the pairs in a FROM clause that exposes `l` and `r` (used for random pairs)."""
+    return f"""
+SELECT {ID_COMPARISON.level_sql()} AS id_level, {NAME_COMPARISON.level_sql()} AS name_level
+FROM {pairs}, LATERAL (SELECT {ID_DIFF_SQL} AS id_diff) d"""
+
+
+def _counts(con, sql: str, params: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in con.execute(sql, params).fetchall()}
+
+
+def estimate_model(con: duckdb.DuckDBPyConnection, policy: Policy, seed: int = 20260101) -> Model:
+    """Fit u on random pairs and m by EM on candidate pairs (see module `matching.model`)."""
+    params = {"name_jw": policy["linkage.name_jaro_winkler"]}
+    random_pairs = (f"(SELECT * FROM L USING SAMPLE reservoir({U_SAMPLE_ROWS} ROWS) REPEATABLE ({seed})) l, "
+                    f"(SELECT * FROM R USING SAMPLE reservoir({U_SAMPLE_ROWS} ROWS) REPEATABLE ({seed})) r")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE link_random AS {_levels_select(random_pairs)}", params)
+    u_id = smoothed(_counts(con, "SELECT id_level, count(*) FROM link_random GROUP BY 1", {}), U_ID_START, U_PSEUDO)
+    u_name = smoothed(_counts(con, "SELECT name_level, count(*) FROM link_random GROUP BY 1", {}),
+                      U_NAME_START, U_PSEUDO)
+
+    # m for the name: pairs blocked by equal ID (the name played no part in finding them).
+    name_counts = _counts(con, "SELECT name_level, count(*) FROM link_compared WHERE id_level IN ('exact', 'exact_15') "
+                               "AND name_level <> 'null' GROUP BY 1", {})
+    for code in M_NAME_START:
+        name_counts.setdefault(code, 0.0)
+    m_name, _, it_name = em_single(name_counts, u_name, M_NAME_START, lam_start=0.9)
+
+    # m for the ID: pairs whose names sound the same (the ID played no part in finding them).
+    id_counts = _counts(con, f"""
+        SELECT id_level, count(*) FROM (
+            {_levels_select("(SELECT * FROM L WHERE id_status = 'valid') l JOIN (SELECT * FROM R USING SAMPLE "
+                            f"reservoir(200000 ROWS) REPEATABLE ({seed})) r ON r.name_pinyin = l.name_pinyin")})
+        WHERE id_level <> 'null' GROUP BY 1""", params)
+    for code in M_ID_START:
+        id_counts.setdefault(code, 0.0)
+    m_id, _, it_id = em_single(id_counts, u_id, M_ID_START, lam_start=0.1)
+
+    n_left = con.execute("SELECT count(*) FROM L").fetchone()[0] or 1
+    n_right = con.execute("SELECT count(*) FROM R").fetchone()[0] or 1
+    exact_consistent = con.execute(
+        "SELECT count(*) FROM link_compared WHERE id_level IN ('exact', 'exact_15') AND name_level IN "
+        f"({', '.join(repr(c) for c in CONSISTENT_NAME_LEVELS)})").fetchone()[0]
+    share_exact = max(m_id.get("exact", 0) + m_id.get("exact_15", 0), 0.05)
+    expected_matches = max(exact_consistent / share_exact, 1.0)
+    prior = min(max(expected_matches / (n_left * n_right), FLOOR * FLOOR), 0.5)
+    return Model(
+        prior=prior,
+        comparisons={
+            "id": ComparisonParams(m_id, u_id, null_levels=("null",)),
+            "name": ComparisonParams(m_name, u_name, null_levels=("null",)),
+        },
+        em_iterations={"id": it_id, "name": it_name},
+    )
+
+
+def _weights_table(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    rows = []
+    for name, comparison in (("id", ID_COMPARISON), ("name", NAME_COMPARISON)):
+        params = model.comparisons[name]
+        for level in comparison.levels:
+            rows.append((name, level.code, params.m.get(level.code, FLOOR), params.u.get(level.code, FLOOR),
+                         params.weight(level.code), level.tf_adjusted, level.is_null))
+    con.execute("CREATE OR REPLACE TEMP TABLE link_weights (comparison VARCHAR, level VARCHAR, m DOUBLE, u DOUBLE, "
+                "weight DOUBLE, tf_adjusted BOOLEAN, is_null BOOLEAN)")
+    con.executemany("INSERT INTO link_weights VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def tf_sql() -> str:
+    """Frequency of each name's pinyin over both sides: the u of 'names agree' for that name."""
+    return """
+CREATE OR REPLACE TEMP TABLE link_tf AS
+SELECT name_pinyin, count(*) / sum(count(*)) OVER () AS tf
+FROM (SELECT name_pinyin FROM L UNION ALL SELECT name_pinyin FROM R)
+WHERE name_pinyin IS NOT NULL AND name_pinyin <> ''
+GROUP BY 1"""
+
+
+def _label_sql(comparison: Comparison, level_col: str) -> str:
+    whens = " ".join(f"WHEN '{lv.code}' THEN '{lv.label}'" for lv in comparison.levels)
+    template = f"CASE {level_col} {whens} END"
+    return (f"replace(replace(replace({template}, '{{pos}}', array_to_string(id_diff, '、')), "
+            f"'{{r_name}}', coalesce(r_name, '')), '{{l_name}}', coalesce(l_name, ''))")
+
+
+def scored_sql(model: Model) -> str:
+    """Weights, posterior probability, safety caps and the class of every compared pair."""
+    consistent = ", ".join(f"'{c}'" for c in CONSISTENT_NAME_LEVELS)
+    return f"""
+CREATE OR REPLACE TEMP TABLE link_scored AS
+WITH w AS (
+    SELECT c.*,
+           wi.weight AS id_weight,
+           CASE WHEN wn.tf_adjusted AND tf.tf IS NOT NULL
+                THEN log2(greatest(wn.m, {FLOOR}) / greatest(tf.tf, wn.u * 0 + {FLOOR})) ELSE wn.weight END
+               AS name_weight
+    FROM link_compared c
+    JOIN link_weights wi ON wi.comparison = 'id' AND wi.level = c.id_level
+    JOIN link_weights wn ON wn.comparison = 'name' AND wn.level = c.name_level
+    LEFT JOIN link_tf tf ON tf.name_pinyin = c.l_pinyin
+), s AS (
+    SELECT *, {model.prior_weight!r} + id_weight + name_weight AS total_weight,
+           1 / (1 + pow(2, -greatest(least({model.prior_weight!r} + id_weight + name_weight, 60), -60)))
+               AS probability
+    FROM w
+)
+SELECT *,
+    CASE
+        WHEN id_level IN ('exact', 'exact_15') AND name_level IN ({consistent}) THEN 'exact'
+        WHEN id_level IN ('exact', 'exact_15') THEN 'possible'
+        WHEN r_id_status = 'valid' THEN NULL
+        WHEN id_level = 'null' AND probability >= $possible THEN 'possible'
+        WHEN id_level = 'null' THEN NULL
+        WHEN id_level = 'different' AND probability >= $possible THEN 'possible'
+        WHEN id_level = 'different' THEN NULL
+        WHEN probability >= $probable AND name_level IN ({consistent}) THEN 'probable'
+        WHEN probability >= $possible THEN 'possible'
+    END AS match_class,
+    {_label_sql(ID_COMPARISON, 'id_level')} || '；' || {_label_sql(NAME_COMPARISON, 'name_level')}
+        || '；匹配概率' || printf('%.3f', probability) AS evidence
+FROM s"""
+
+
+def best_sql() -> str:
+    """Keep, for each registry row, only the best-scoring person; a tie between different people is 'possible'."""
+    return """
+CREATE OR REPLACE TEMP TABLE link_best AS
+WITH k AS (
+    SELECT *, max(probability) OVER (PARTITION BY r_key) AS best,
+           count(DISTINCT l_id_number) FILTER (WHERE match_class IN ('exact', 'probable'))
+               OVER (PARTITION BY r_key, probability) AS rivals
+    FROM link_scored WHERE match_class IS NOT NULL
+)
+SELECT * REPLACE (CASE WHEN match_class = 'probable' AND rivals > 1 THEN 'possible' ELSE match_class END AS match_class)
+FROM k WHERE probability = best OR match_class = 'exact'"""
+
+
+def run_job(con: duckdb.DuckDBPyConnection, job: str, left_sql: str, right_sql: str, policy: Policy,
+            model: Model | None = None, exclude: str | None = None) -> tuple[LinkResult, Model]:
+    """Link the right view to the left view; leaves the result in temp table `link_best`."""
+    params = {"name_jw": policy["linkage.name_jaro_winkler"]}
+    con.execute(views_sql(left_sql, right_sql))
+    con.execute(ID_VARIANTS_SQL)
+    counts = {}
+    for rule in BLOCKING_RULES:
+        counts[rule.name] = con.execute(f"SELECT count(*) FROM ({rule.pairs_sql()})").fetchone()[0]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE link_candidates AS {candidates_sql()}")
+    con.execute(compared_sql(exclude), params)
+    if model is None:
+        model = estimate_model(con, policy)
+    _weights_table(con, model)
+    con.execute(tf_sql())
+    con.execute(scored_sql(model), {"possible": policy["linkage.possible_threshold"],
+                                    "probable": policy["linkage.probable_threshold"]})
+    con.execute(best_sql())
+    linked = dict(con.execute("SELECT match_class, count(*) FROM link_best GROUP BY 1").fetchall())
+    compared = con.execute("SELECT count(*) FROM link_compared").fetchone()[0]
+    result = LinkResult(job, counts, compared, linked)
+    log.info("linkage %s: candidates %s, compared %d, linked %s", job, counts, compared, linked)
+    return result, model
+
+
+def _person_cols(prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{c}" for c in PERSON_COLUMNS)
+
+
+MEMBERS_SQL = (f"SELECT member_key AS key, household_id, {_person_cols()} FROM stg_members "
+               "WHERE run_month = '{month}'")
+REGISTRY_SQL = f"SELECT source || '|' || record_id AS key, source, record_id, {_person_cols()} FROM stg_registry"
+
+
+def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy) -> dict[str, LinkResult]:
+    """Run every linkage job of the month and store `link_pairs`, `link_member_pairs`,
+    `link_staff_hukou`, `link_model` and `link_blocking` (rows of that month replaced)."""
+    _ensure_tables(con)
+    for table in ("link_pairs", "link_member_pairs", "link_staff_hukou", "link_model", "link_blocking"):
+        con.execute(f"DELETE FROM {table} WHERE run_month = ?", [run_month])
+    members = MEMBERS_SQL.format(month=run_month)
+    results: dict[str, LinkResult] = {}
+
+    res, model = run_job(con, "registry", members, REGISTRY_SQL, policy)
+    results["registry"] = res
+    con.execute("""
+        INSERT INTO link_pairs
+        SELECT $m, r.source, r.record_id, b.l_key, m.household_id, m.id_number, b.match_class, b.probability,
+               b.id_level, b.name_level, b.block_rule, b.evidence
+        FROM link_best b JOIN R r ON r.key = b.r_key JOIN stg_members m ON m.member_key = b.l_key AND m.run_month = $m
+    """, {"m": run_month})
+    for comparison, level, m, u, weight in model.rows():
+        con.execute("INSERT INTO link_model VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [run_month, comparison, level, m, u, weight, model.prior])
+
+    # Duplicate enrolment: active members against active members of other households.
+    active = MEMBERS_SQL.format(month=run_month) + " AND active"
+    res, _ = run_job(con, "members", active, active, policy, model,
+                     exclude="l.household_id = r.household_id OR l.key >= r.key")
+    results["members"] = res
+    con.execute("""
+        INSERT INTO link_member_pairs
+        SELECT $m, b.l_key, b.r_key, b.match_class, b.probability, b.id_level, b.name_level, b.evidence
+        FROM link_best b""", {"m": run_month})
+
+    # Staff against household-registration rows (for X01).
+    hukou = f"SELECT source || '|' || record_id AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'hukou_members'"
+    staff = f"SELECT source || '|' || record_id AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'staff'"
+    res, _ = run_job(con, "staff", hukou, staff, policy, model)
+    results["staff"] = res
+    con.execute("""
+        INSERT INTO link_staff_hukou
+        SELECT $m, split_part(b.r_key, '|', 2), split_part(b.l_key, '|', 2), b.match_class, b.probability, b.evidence
+        FROM link_best b""", {"m": run_month})
+
+    for job, res in results.items():
+        for rule, n in res.candidates_by_rule.items():
+            con.execute("INSERT INTO link_blocking VALUES (?, ?, ?, ?)", [run_month, job, rule, n])
+    return results
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""CREATE TABLE IF NOT EXISTS link_pairs (
+        run_month VARCHAR, source VARCHAR, source_record_id VARCHAR, member_key VARCHAR, household_id VARCHAR,
+        id_number VARCHAR, match_class VARCHAR, match_score DOUBLE, id_level VARCHAR, name_level VARCHAR,
+        block_rule VARCHAR, evidence VARCHAR)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS link_member_pairs (
+        run_month VARCHAR, member_key_a VARCHAR, member_key_b VARCHAR, match_class VARCHAR, match_score DOUBLE,
+        id_level VARCHAR, name_level VARCHAR, evidence VARCHAR)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS link_staff_hukou (
+        run_month VARCHAR, staff_record_id VARCHAR, hukou_record_id VARCHAR, match_class VARCHAR,
+        match_score DOUBLE, evidence VARCHAR)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS link_model (
+        run_month VARCHAR, comparison VARCHAR, level VARCHAR, m DOUBLE, u DOUBLE, weight DOUBLE, prior DOUBLE)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS link_blocking (
+        run_month VARCHAR, job VARCHAR, rule VARCHAR, candidate_pairs BIGINT)""")

@@ -1,0 +1,130 @@
+"""Staging: every person row (roster member or registry record) normalised once.
+
+- `name_forms`: one row per distinct typed name, with its cleaned, simplified and
+  pinyin forms (computed in Python once per distinct name, kept across runs).
+- `stg_members`: the month's roster members with normalised IDs and name forms.
+- `stg_registry`: every person row of every registry extract for the month, one
+  table with a `source` column, normalised the same way.
+IDs are normalised in SQL by the macros in `matching.sql_macros`, which mirror
+`matching.ids` exactly.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from connectors.schemas import EXTRACTS, REGISTRIES
+from matching import names
+from matching.sql_macros import install_macros
+
+# Registries whose rows name a person to be linked to the roster.
+PERSON_SOURCES: tuple[str, ...] = tuple(r for r in REGISTRIES if EXTRACTS[r].person or r == "complaints")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
+        [table]).fetchone()[0])
+
+
+def present_sources(con: duckdb.DuckDBPyConnection, run_month: str) -> list[str]:
+    """Registries with a raw table holding rows (or at least loaded) for this month."""
+    out = []
+    for source in PERSON_SOURCES:
+        if table_exists(con, f"raw_{source}") and con.execute(
+                f"SELECT count(*) > 0 FROM raw_{source} WHERE run_month = ?", [run_month]).fetchone()[0]:
+            out.append(source)
+    return out
+
+
+def refresh_name_forms(con: duckdb.DuckDBPyConnection, run_month: str, sources: list[str]) -> int:
+    """Add the cleaned/simplified/pinyin forms of every name not seen before. Returns names added."""
+    con.execute("""CREATE TABLE IF NOT EXISTS name_forms (
+        name VARCHAR PRIMARY KEY, name_clean VARCHAR, name_simplified VARCHAR,
+        name_pinyin VARCHAR, surname_pinyin VARCHAR)""")
+    selects = ["SELECT DISTINCT name FROM raw_roster_members WHERE run_month = $m"]
+    selects += [f"SELECT DISTINCT name FROM raw_{s} WHERE run_month = $m" for s in sources]
+    if "marriages" in sources:
+        selects.append("SELECT DISTINCT spouse_name FROM raw_marriages WHERE run_month = $m")
+    if "relative_filings" in sources:
+        selects.append("SELECT DISTINCT staff_name FROM raw_relative_filings WHERE run_month = $m")
+    new = con.execute(f"""
+        SELECT DISTINCT name FROM ({' UNION ALL '.join(selects)}) t(name)
+        WHERE name IS NOT NULL AND name NOT IN (SELECT name FROM name_forms)""", {"m": run_month}).fetchall()
+    if not new:
+        return 0
+    typed = [row[0] for row in new]
+    frame = pl.DataFrame({
+        "name": typed,
+        "name_clean": [names.clean(n) for n in typed],
+        "name_simplified": [names.simplified(n) for n in typed],
+        "name_pinyin": [names.pinyin(n) for n in typed],
+        "surname_pinyin": [names.surname_pinyin(n) for n in typed],
+    })
+    con.register("_new_name_forms", frame.to_arrow())
+    con.execute("INSERT INTO name_forms SELECT * FROM _new_name_forms")
+    con.unregister("_new_name_forms")
+    return frame.height
+
+
+def _person_select(source: str, as_of: str) -> str:
+    return f"""
+        SELECT '{source}' AS source, r.record_id AS record_id, r.name AS name,
+               nf.name_clean, nf.name_simplified, nf.name_pinyin, nf.surname_pinyin,
+               r.id_number AS id_raw, dibao_id_18(dibao_id_clean(r.id_number)) AS id_number,
+               length(dibao_id_clean(r.id_number)) = 15 AS id_was_15
+        FROM raw_{source} r LEFT JOIN name_forms nf ON nf.name = r.name
+        WHERE r.run_month = $m"""
+
+
+def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str) -> dict[str, int]:
+    """Build `stg_members` and `stg_registry` for the month. Returns row counts."""
+    install_macros(con)
+    sources = present_sources(con, run_month)
+    refresh_name_forms(con, run_month, sources)
+    params = {"m": run_month, "asof": as_of}
+    con.execute("""CREATE TABLE IF NOT EXISTS stg_members (
+        run_month VARCHAR, member_key VARCHAR, household_id VARCHAR, active BOOLEAN,
+        district_code VARCHAR, community VARCHAR, enrolled_on DATE,
+        name VARCHAR, name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, surname_pinyin VARCHAR,
+        id_raw VARCHAR, id_number VARCHAR, id_was_15 BOOLEAN, id_status VARCHAR, birth_date DATE, sex VARCHAR,
+        relation VARCHAR, is_beneficiary BOOLEAN, monthly_income DOUBLE, _row_number INTEGER)""")
+    con.execute("DELETE FROM stg_members WHERE run_month = $m", {"m": run_month})
+    con.execute("""
+        INSERT INTO stg_members
+        WITH m AS (
+            SELECT m.*, dibao_id_18(dibao_id_clean(m.id_number)) AS id18,
+                   length(dibao_id_clean(m.id_number)) = 15 AS was15
+            FROM raw_roster_members m WHERE m.run_month = $m)
+        SELECT $m, m.household_id || '#' || row_number() OVER (PARTITION BY m.household_id ORDER BY m._row_number),
+               m.household_id, h.status = '在保', h.district_code, h.community, h.enrolled_on,
+               m.name, nf.name_clean, nf.name_simplified, nf.name_pinyin, nf.surname_pinyin,
+               m.id_number, m.id18, m.was15, dibao_id_status(m.id18, $asof::DATE),
+               CASE WHEN dibao_id_status(m.id18, $asof::DATE) IN ('valid', 'bad_check') THEN dibao_id_birth(m.id18) END,
+               CASE WHEN regexp_full_match(m.id18, '[0-9]{17}[0-9X]')
+                    THEN CASE WHEN CAST(substr(m.id18, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END END,
+               m.relation, m.is_beneficiary, coalesce(m.monthly_income, 0), m._row_number
+        FROM m JOIN raw_roster_households h ON h.household_id = m.household_id AND h.run_month = $m
+        LEFT JOIN name_forms nf ON nf.name = m.name
+    """, params)
+    con.execute("DROP TABLE IF EXISTS stg_registry")
+    if sources:
+        union = " UNION ALL ".join(_person_select(s, as_of) for s in sources)
+        con.execute(f"""
+            CREATE TABLE stg_registry AS
+            SELECT u.*, dibao_id_status(u.id_number, $asof::DATE) AS id_status,
+                   CASE WHEN dibao_id_status(u.id_number, $asof::DATE) IN ('valid', 'bad_check')
+                        THEN dibao_id_birth(u.id_number) END AS birth_date,
+                   CASE WHEN regexp_full_match(u.id_number, '[0-9]{{17}}[0-9X]')
+                        THEN CASE WHEN CAST(substr(u.id_number, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END
+                        END AS sex
+            FROM ({union}) u""", params)
+    else:
+        con.execute("""CREATE TABLE stg_registry (source VARCHAR, record_id VARCHAR, name VARCHAR,
+            name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, surname_pinyin VARCHAR,
+            id_raw VARCHAR, id_number VARCHAR, id_was_15 BOOLEAN, id_status VARCHAR, birth_date DATE, sex VARCHAR)""")
+    return {
+        "members": con.execute("SELECT count(*) FROM stg_members WHERE run_month = $m", {"m": run_month}).fetchone()[0],
+        "registry_rows": con.execute("SELECT count(*) FROM stg_registry").fetchone()[0],
+    }

@@ -1,0 +1,88 @@
+"""Comparison levels as tables of literal pairs (STYLE.md): left value, right value, expected level."""
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from matching import names
+from matching.ids import make_id, normalize
+from matching.linkage import compared_sql
+from matching.sql_macros import install_macros
+
+A = make_id("420102", dt.date(1950, 3, 4), 123)
+B = make_id("420106", dt.date(1988, 11, 30), 456)
+
+
+def _person(key: str, name: str, raw_id: str) -> dict:
+    rid = normalize(raw_id)
+    return {
+        "key": key, "name": name, "name_clean": names.clean(name), "name_simplified": names.simplified(name),
+        "name_pinyin": names.pinyin(name), "surname_pinyin": names.surname_pinyin(name), "id_number": rid.text,
+        "id_status": rid.status.value, "id_was_15": rid.was_15, "birth_date": rid.birth_date, "sex": rid.sex,
+    }
+
+
+def levels(l_name: str, l_id: str, r_name: str, r_id: str) -> tuple[str, str]:
+    con = duckdb.connect()
+    install_macros(con)
+    cols = "key VARCHAR, name VARCHAR, name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, " \
+           "surname_pinyin VARCHAR, id_number VARCHAR, id_status VARCHAR, id_was_15 BOOLEAN, birth_date DATE, sex VARCHAR"
+    for table, row in (("L", _person("l", l_name, l_id)), ("R", _person("r", r_name, r_id))):
+        con.execute(f"CREATE TEMP TABLE {table} ({cols})")
+        con.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})", list(row.values()))
+    con.execute("CREATE TEMP TABLE link_candidates AS SELECT 'l' AS l_key, 'r' AS r_key, 'test' AS block_rule")
+    con.execute(compared_sql(), {"name_jw": 0.88})
+    return con.execute("SELECT id_level, name_level FROM link_compared").fetchone()
+
+
+def swap(text: str, i: int) -> str:
+    return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+
+
+def typo(text: str, i: int) -> str:
+    return text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1:]
+
+
+A15 = A[:6] + A[8:17]  # the same person's old 15-digit ID
+
+ID_CASES = [
+    (A, A, "exact"),
+    (A, A.lower(), "exact"),
+    (A, " ".join(A), "exact"),
+    (A, A.translate(str.maketrans("0123456789", "０１２３４５６７８９")), "exact"),
+    (A, A15, "exact_15"),
+    (A, typo(A, 10), "one_substitution"),
+    (A, swap(A, 14), "transposition"),
+    (A, A[:14] + "9" + A[15:16] + "7" + A[17], "same_birth_sex"),  # two typos in the sequence, same sex digit
+    (A, B, "different"),
+    (A, make_id("420102", dt.date(1950, 3, 4), 125), "different"),  # a real neighbouring ID: someone else
+    (A, "", "null"),
+    (A, "4.20102E+17", "null"),
+]
+
+
+@pytest.mark.parametrize("l_id, r_id, expected", ID_CASES)
+def test_id_levels(l_id, r_id, expected):
+    assert levels("张伟", l_id, "张伟", r_id)[0] == expected
+
+
+NAME_CASES = [
+    ("张伟", "张伟", "exact"),
+    ("张伟", "张 伟", "exact"),
+    ("买买提·艾力", "买买提•艾力", "exact"),
+    ("买买提·艾力", "买买提.艾力", "exact"),
+    ("陈红", "陳红", "simplified"),
+    ("张伟", "章伟", "homophone"),
+    ("王芳", "汪芳", "homophone"),
+    ("张伟", "张纬", "homophone"),
+    ("张伟", "张强", "one_char"),
+    ("刘德华", "刘德", "similar"),
+    ("张伟", "李娜", "different"),
+    ("张伟", "", "null"),
+]
+
+
+@pytest.mark.parametrize("l_name, r_name, expected", NAME_CASES)
+def test_name_levels(l_name, r_name, expected):
+    assert levels(l_name, A, r_name, A)[1] == expected
