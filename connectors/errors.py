@@ -20,3 +20,13 @@ class BadHeader(DibaoError):
 
 class AmbiguousExtract(DibaoError):
     """Two files in the data folder claim the same extract (e.g. deaths.csv and deaths.xlsx)."""
+
+
+class InvalidArgument(DibaoError):
+    """An argument given to dibao is outside its allowed range (e.g. run_month not 'YYYY-MM')."""
+
+
+class RowCountMismatch(DibaoError):
+    """A loader lost or invented rows: rows_read != rows_loaded + rows_quarantined.
+
+    This is a bug in dibao, never in the input; the run stops rather than lose a row."""

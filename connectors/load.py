@@ -1,0 +1,211 @@
+"""Load a folder of extracts into DuckDB: `raw_<extract>`, `quarantine`, `load_report`.
+
+`load_extracts` is the one entry point the flow calls. It finds one file per extract,
+reads it (readers.py), parses it (parse.py) and writes it, replacing that run month's
+rows and keeping other months. It opens no transaction: the flow wraps the run in one.
+SQL is built by the `*_sql` functions below and run by `load_extracts`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from .errors import AmbiguousExtract, InvalidArgument, MissingExtract
+from .parse import Split, parse_table
+from .readers import read_file
+from .report import ExtractLoad, LoadReport
+from .schemas import EXTRACTS, SUFFIXES, Extract
+
+QUARANTINE_COLUMNS = (
+    ("run_month", "VARCHAR"), ("extract", "VARCHAR"), ("source_file", "VARCHAR"), ("row_number", "INTEGER"),
+    ("column_name", "VARCHAR"), ("value", "VARCHAR"), ("reason", "VARCHAR"), ("row_json", "VARCHAR"),
+)
+LOAD_REPORT_COLUMNS = (
+    ("run_month", "VARCHAR"), ("extract", "VARCHAR"), ("source_file", "VARCHAR"), ("encoding", "VARCHAR"),
+    ("rows_read", "BIGINT"), ("rows_loaded", "BIGINT"), ("rows_quarantined", "BIGINT"),
+    ("present", "BOOLEAN"), ("notes", "VARCHAR"),
+)
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+# ---------------------------------------------------------------- SQL builders
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def raw_table(extract: Extract) -> str:
+    return f"raw_{extract.name}"
+
+
+def raw_columns(extract: Extract) -> list[tuple[str, str]]:
+    return [("run_month", "VARCHAR"), *((c.name, c.kind.duckdb_type) for c in extract.columns),
+            ("_source_file", "VARCHAR"), ("_row_number", "INTEGER")]
+
+
+def create_table_sql(table: str, columns: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> str:
+    body = ", ".join(f"{_q(n)} {t}" for n, t in columns)
+    return f"CREATE TABLE IF NOT EXISTS {_q(table)} ({body})"
+
+
+def delete_month_sql(table: str) -> str:
+    return f"DELETE FROM {_q(table)} WHERE run_month = ?"
+
+
+def insert_sql(table: str, columns: list[str], view: str) -> str:
+    cols = ", ".join(_q(c) for c in columns)
+    return f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM {_q(view)}"
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def discover(data_dir: Path) -> tuple[dict[str, Path], list[str], list[str]]:
+    """(extract name -> file, ignored file names, warnings). Raises `AmbiguousExtract`."""
+    found: dict[str, list[Path]] = {}
+    ignored: list[str] = []
+    warnings: list[str] = []
+    for path in sorted(data_dir.iterdir()):
+        stem, suffix = path.stem.lower(), path.suffix.lower()
+        if not path.is_file() or path.name.startswith(("~$", ".")):
+            ignored.append(path.name)
+            continue
+        if stem in EXTRACTS and suffix in SUFFIXES:
+            found.setdefault(stem, []).append(path)
+            continue
+        ignored.append(path.name)
+        if stem in EXTRACTS:
+            warnings.append(f"{path.name}: '{suffix}' files are not read; save it as .csv, .xlsx or .parquet")
+    for name, paths in found.items():
+        if len(paths) > 1:
+            raise AmbiguousExtract(
+                f"{data_dir}: {len(paths)} files claim extract {name}: "
+                + ", ".join(p.name for p in paths) + "; keep one"
+            )
+    return {k: v[0] for k, v in found.items()}, ignored, warnings
+
+
+# ---------------------------------------------------------------- load
+
+
+def _check_args(data_dir: Path, run_month: str) -> None:
+    if not isinstance(run_month, str) or not _MONTH.match(run_month):
+        raise InvalidArgument(f"'run_month' must be YYYY-MM with a month 01 to 12, got {run_month!r}")
+    if not data_dir.is_dir():
+        raise InvalidArgument(f"'data_dir' must be an existing folder, got {str(data_dir)!r}")
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create `raw_<extract>` for every extract, `quarantine` and `load_report`, if absent."""
+    for extract in EXTRACTS.values():
+        con.execute(create_table_sql(raw_table(extract), raw_columns(extract)))
+    con.execute(create_table_sql("quarantine", QUARANTINE_COLUMNS))
+    con.execute(create_table_sql("load_report", LOAD_REPORT_COLUMNS))
+
+
+def _write(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame, columns: list[str]) -> None:
+    if df.height == 0:
+        return
+    view = f"__dibao_load_{table}"
+    con.register(view, df.to_arrow())
+    try:
+        con.execute(insert_sql(table, columns, view))
+    finally:
+        con.unregister(view)
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    extract: Extract,
+    run_month: str,
+    known_keys: pl.Series | None = None,
+    quarantined_keys: pl.Series | None = None,
+) -> tuple[ExtractLoad, Split]:
+    """Read, parse and write one extract's file (the month's old rows must already be deleted)."""
+    raw = read_file(path, extract)
+    split = parse_table(raw, extract, known_keys, quarantined_keys)
+    stats = ExtractLoad(
+        extract=extract.name, source_file=path.name, file_type=raw.file_type, encoding=raw.encoding,
+        sheet=raw.sheet, rows_read=split.rows_read, rows_loaded=split.loaded.height,
+        rows_quarantined=split.quarantined.height, notes=list(raw.notes),
+    )
+    stats.notes.extend(raw.hmap.warnings())
+    if split.rows_read == 0:
+        stats.notes.append("no data rows (header only)")
+    if split.blank_rows:
+        stats.notes.append(f"{split.blank_rows} blank row(s) skipped")
+    stats.check()
+    loaded = split.loaded.with_columns(pl.lit(run_month).alias("run_month"))
+    _write(con, raw_table(extract), loaded, [n for n, _ in raw_columns(extract)])
+    quarantined = split.quarantined.with_columns(
+        pl.lit(run_month).alias("run_month"), pl.lit(extract.name).alias("extract"),
+        pl.lit(path.name).alias("source_file"), pl.col("row_number").cast(pl.Int32),
+    )
+    _write(con, "quarantine", quarantined, [n for n, _ in QUARANTINE_COLUMNS])
+    return stats, split
+
+
+def _report_row(run_month: str, e: ExtractLoad) -> dict[str, object]:
+    return {
+        "run_month": run_month, "extract": e.extract, "source_file": e.source_file, "encoding": e.encoding,
+        "rows_read": e.rows_read, "rows_loaded": e.rows_loaded, "rows_quarantined": e.rows_quarantined,
+        "present": e.present, "notes": "; ".join(e.notes) or None,
+    }
+
+
+def load_extracts(con: duckdb.DuckDBPyConnection, data_dir: Path, run_month: str) -> LoadReport:
+    """Load every extract found in `data_dir` for `run_month`; see the module docstring.
+
+    Raises `MissingExtract` (all missing required extracts in one message), `AmbiguousExtract`,
+    `UnreadableFile`, `BadHeader`, `InvalidArgument` — every one a `DibaoError` with a one-line message.
+    """
+    data_dir = Path(data_dir)
+    _check_args(data_dir, run_month)
+    files, ignored, warnings = discover(data_dir)
+    missing = [e for e in EXTRACTS.values() if e.required and e.name not in files]
+    if missing:
+        raise MissingExtract(
+            f"{data_dir}: required extract(s) missing: "
+            + ", ".join(f"{e.name} ({e.title})" for e in missing)
+            + f"; expected <name>{'|'.join(SUFFIXES)}"
+        )
+    report = LoadReport(run_month=run_month, data_dir=data_dir, ignored_files=ignored, warnings=warnings)
+    ensure_tables(con)
+    for extract in EXTRACTS.values():
+        con.execute(delete_month_sql(raw_table(extract)), [run_month])
+    con.execute(delete_month_sql("quarantine"), [run_month])
+    con.execute(delete_month_sql("load_report"), [run_month])
+
+    households: Split | None = None
+    for extract in EXTRACTS.values():
+        path = files.get(extract.name)
+        if path is None:
+            report.missing_optional.append(extract.name)
+            report.extracts[extract.name] = ExtractLoad(extract.name, present=False, notes=[
+                f"optional extract {extract.name} ({extract.title}) not supplied; rules that need it are off"
+            ])
+            continue
+        known = held = None
+        if extract.name == "roster_members" and households is not None:
+            known = households.loaded["household_id"]
+            held = households.quarantined_keys
+        stats, split = load_file(con, path, extract, run_month, known, held)
+        if extract.name == "roster_households":
+            households = split
+        report.extracts[extract.name] = stats
+        report.warnings.extend(f"{path.name}: {n}" for n in stats.notes if not n.startswith("data read from"))
+    report.check()
+    rows = pl.DataFrame([_report_row(run_month, e) for e in report.extracts.values()],
+                        schema={n: pl.String if t == "VARCHAR" else pl.Int64 if t == "BIGINT" else pl.Boolean
+                                for n, t in LOAD_REPORT_COLUMNS})
+    _write(con, "load_report", rows, [n for n, _ in LOAD_REPORT_COLUMNS])
+    return report
+
+
+__all__ = ["load_extracts", "load_file", "discover", "ensure_tables", "LoadReport", "ExtractLoad"]
