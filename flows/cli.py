@@ -118,10 +118,11 @@ def outcomes_import(
     try:
         con = open_database(db)
         result = import_outcomes(con, files, imported_by=by)
+        console.print(f"imported: {len(result.imported)} file(s), {result.rows_imported} verdict(s); "
+                      f"already imported: {len(result.already_imported)}; not yet filled in: {result.rows_blank}")
+        result.raise_if_rejected()
     except DibaoError as exc:
         fail(exc)
-        return
-    console.print(str(result), soft_wrap=True)
 
 
 @app.command()

@@ -1,0 +1,26 @@
+"""Exceptions raised by the report writers and the outcome importer."""
+
+from __future__ import annotations
+
+from connectors.errors import DibaoError
+
+
+class BadRunMonth(DibaoError):
+    """A run month is not written 'YYYY-MM' (e.g. '2024-03')."""
+
+
+class MissingTable(DibaoError):
+    """A table the report needs (flags, raw_roster_households, stg_members, ...) is not in the database."""
+
+
+class FileNameClash(DibaoError):
+    """Two communities would be written to the same workbook file name."""
+
+
+class OutcomeFileRejected(DibaoError):
+    """One or more returned worklists were rejected whole; the message has one line per problem
+    (file, sheet, row, column, what was expected). Raised by `ImportResult.raise_if_rejected`."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in returned worklists:\n" + "\n".join(problems))

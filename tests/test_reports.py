@@ -1,0 +1,317 @@
+"""Worklists, summary and public notice, opened back with openpyxl and checked cell by cell.
+
+The tables the writers read are built by hand here (`build_month`), as the contract and
+docs/design.md lay them out; `test_outcomes.py` reuses the builders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from matching.ids import make_id, mask
+from reports import layout as L
+from reports.errors import BadRunMonth
+from reports.notice import write_notice
+from reports.summary import write_summary
+from reports.worklists import write_worklists
+
+MONTH = "2024-03"
+STREET = "江汉街道"
+FULL_ID = re.compile(r"[0-9]{17}[0-9X]")
+
+ID = {
+    "zhangwei": make_id("420102", dt.date(1960, 5, 1), 11),
+    "lina": make_id("420102", dt.date(1962, 7, 9), 22),
+    "wangfang": make_id("420102", dt.date(1975, 1, 20), 32),
+    "zhaoqiang": make_id("420103", dt.date(1980, 3, 3), 41),
+    "liuyang": make_id("420103", dt.date(1958, 12, 1), 51),
+    "chenjing": make_id("420103", dt.date(1990, 6, 6), 62),
+    "sunli": make_id("420104", dt.date(1970, 2, 2), 72),
+    "zhoupeng": make_id("420104", dt.date(1950, 8, 8), 81),
+}
+BAD_ID = "4201022010010112"  # 16 characters: X03
+
+# household_id, community, address, enrolled_on, benefit, status
+HOUSEHOLDS = [
+    ("HH-0001", "民主社区", "民主路12号3-201", dt.date(2019, 4, 1), 1260.0, "在保"),
+    ("HH-0002", "民主社区", "民主路8号1-102", dt.date(2015, 1, 1), 680.0, "在保"),
+    ("HH-0003", "民主社区", "民主路20号5-501", dt.date(2022, 9, 1), 540.0, "在保"),
+    ("HH-0004", "前进社区", "前进四路33号", dt.date(2021, 6, 1), 900.0, "在保"),
+    ("HH-0005", "前进社区", "前进四路41号", dt.date(2023, 2, 1), 450.0, "在保"),
+    ("HH-0006", "和平社区", "和平大道100号", dt.date(2020, 1, 1), 720.0, "在保"),
+    ("HH-0007", "幸福社区", "幸福路1号", dt.date(2018, 1, 1), 600.0, "停保"),
+]
+# household_id, name, id_number, relation, is_beneficiary
+MEMBERS = [
+    ("HH-0001", "张伟", ID["zhangwei"], "户主", True),
+    ("HH-0001", "李娜", ID["lina"], "配偶", True),
+    ("HH-0001", "张小明", BAD_ID, "子女", False),
+    ("HH-0002", "王芳", ID["wangfang"], "户主", True),
+    ("HH-0003", "赵强", ID["zhaoqiang"], "户主", True),
+    ("HH-0004", "刘洋", ID["liuyang"], "户主", True),
+    ("HH-0005", "陈静", ID["chenjing"], "户主", True),
+    ("HH-0006", "孙丽", ID["sunli"], "户主", True),
+    ("HH-0007", "周鹏", ID["zhoupeng"], "户主", True),
+]
+# household_id, id_number, rule, source, record, class, score, evidence, evidence_key
+FLAGS_M1 = [
+    ("HH-0001", ID["lina"], "R01", "deaths", "D001", "exact", 1.0,
+     f"死亡登记 D001：姓名李娜、身份证号{ID['lina']}一致，死亡日期2024-02-10", "k-d001"),
+    ("HH-0001", ID["zhangwei"], "R02", "pensions", "P101", "probable", 0.9,
+     "养老金发放 P101：姓名同音（章伟），身份证号一位不同，2024-02发放2100元", "k-p101"),
+    ("HH-0001", BAD_ID, "X03", "roster_members", None, "exact", 1.0, "身份证号位数错误（16位）", "k-x03"),
+    ("HH-0002", ID["wangfang"], "R05", "vehicles", "V201", "exact", 1.0,
+     "机动车 V201：鄂A12345 小型轿车(K33) 状态正常", "k-v201"),
+    ("HH-0002", None, "R10", "roster_households", None, "exact", 1.0, "2015-01-01起连续享受低保9年", "k-r10-2015"),
+    ("HH-0003", ID["zhaoqiang"], "R06", "properties", "E301", "probable", 0.92,
+     "不动产 E301：商铺 45㎡ 现势", "k-e301"),
+    ("HH-0003", ID["zhaoqiang"], "R02", "pensions", "P777", "possible", 0.61,
+     f"养老金 P777：姓名赵刚，身份证号{ID['zhaoqiang'][:-1]}0 相近，需人工确认", "k-p777"),
+    ("HH-0004", ID["liuyang"], "R04", "housing_fund", "F401", "exact", 1.0,
+     "公积金 F401：某物流公司 2024-02缴存 300元", "k-f401"),
+    ("HH-0004", ID["liuyang"], "R02", "pensions", "P402", "exact", 0.98, "养老金 P402：2024-01发放1800元", "k-p402"),
+    ("HH-0007", ID["zhoupeng"], "R01", "deaths", "D009", "exact", 1.0, "停保户不应出现", "k-d009"),
+]
+
+
+def build_month(con: duckdb.DuckDBPyConnection, month: str, flags=FLAGS_M1) -> None:
+    """Create (if needed) and fill the input tables for one month: roster, members, flags, flag_keys."""
+    con.execute("""CREATE TABLE IF NOT EXISTS raw_roster_households (run_month VARCHAR, household_id VARCHAR,
+        district_code VARCHAR, street VARCHAR, community VARCHAR, address VARCHAR, enrolled_on DATE,
+        benefit_monthly DOUBLE, status VARCHAR, _source_file VARCHAR, _row_number INTEGER)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS stg_members (run_month VARCHAR, member_key VARCHAR,
+        household_id VARCHAR, name VARCHAR, id_number VARCHAR, id_status VARCHAR, relation VARCHAR,
+        is_beneficiary BOOLEAN, monthly_income DOUBLE)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS flags (run_month VARCHAR, household_id VARCHAR, id_number VARCHAR,
+        rule VARCHAR, source VARCHAR, source_record_id VARCHAR, match_class VARCHAR, match_score DOUBLE,
+        evidence VARCHAR)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS flag_keys (run_month VARCHAR, household_id VARCHAR,
+        id_number VARCHAR, rule VARCHAR, source VARCHAR, evidence_key VARCHAR)""")
+    for table in ("raw_roster_households", "stg_members", "flags", "flag_keys"):
+        con.execute(f"DELETE FROM {table} WHERE run_month = ?", [month])
+    for i, (hh, comm, addr, enrolled, benefit, status) in enumerate(HOUSEHOLDS, 2):
+        con.execute("INSERT INTO raw_roster_households VALUES (?, ?, '420102', ?, ?, ?, ?, ?, ?, 'roster_households.csv', ?)",
+                    [month, hh, STREET, comm, addr, enrolled, benefit, status, i])
+    for i, (hh, name, idn, rel, ben) in enumerate(MEMBERS):
+        con.execute("INSERT INTO stg_members VALUES (?, ?, ?, ?, ?, 'valid', ?, ?, 0)",
+                    [month, f"{hh}#{i}", hh, name, idn, rel, ben])
+    for hh, idn, rule, source, rec, cls, score, evidence, key in flags:
+        con.execute("INSERT INTO flags VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [month, hh, idn, rule, source, rec, cls, score, evidence])
+        con.execute("INSERT INTO flag_keys VALUES (?, ?, ?, ?, ?, ?)", [month, hh, idn, rule, source, key])
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect(":memory:")
+    build_month(c, MONTH)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def written(con, tmp_path):
+    return write_worklists(con, MONTH, tmp_path)
+
+
+def by_name(paths: list[Path]) -> dict[str, Path]:
+    return {p.name: p for p in paths}
+
+
+def all_cells(path: Path):
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value is not None:
+                    yield ws.title, cell.coordinate, str(cell.value)
+
+
+def column_hidden(ws, letter: str) -> bool:
+    """openpyxl folds neighbouring columns of equal format into one dimension (min..max)."""
+    index = openpyxl.utils.column_index_from_string(letter)
+    return any(d.hidden for d in ws.column_dimensions.values() if d.min and d.min <= index <= d.max)
+
+
+def worklist_rows(path: Path) -> list[dict]:
+    ws = openpyxl.load_workbook(path)[L.WORKLIST_SHEET]
+    header = [c.value for c in ws[1]]
+    return [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
+
+
+def test_one_workbook_per_active_community_even_without_findings(written, tmp_path):
+    assert [p.name for p in written] == [f"{STREET}-前进社区.xlsx", f"{STREET}-和平社区.xlsx", f"{STREET}-民主社区.xlsx"]
+    assert all(p.parent == tmp_path / MONTH for p in written)
+    empty = by_name(written)[f"{STREET}-和平社区.xlsx"]
+    assert worklist_rows(empty) == []
+    cover = [v for _, _, v in all_cells(empty)]
+    assert "0 户，疑点 0 条" in cover and "1 户" in cover  # 1 active household, none flagged
+    assert any("没有需要入户核查的疑点户" in v for v in cover)
+
+
+def test_worklist_rows_sorted_by_priority_with_every_finding(written):
+    rows = worklist_rows(by_name(written)[f"{STREET}-民主社区.xlsx"])
+    assert [r["低保户编号"] for r in rows] == ["HH-0001", "HH-0002", "HH-0003"]  # R01 first, then score, count
+    assert [r["序号"] for r in rows] == [1, 2, 3]
+    assert [r["优先级"] for r in rows] == ["紧急", "高", "一般"]
+    first = rows[0]
+    assert first["户主姓名"] == "张伟" and first["家庭住址"] == "民主路12号3-201" and first["月保障金额"] == 1260.0
+    lines = first["疑点"].split("\n")
+    assert len(lines) == 3
+    assert lines[0].startswith("1. 【R01 低保对象已死亡】李娜 " + mask(ID["lina"]))
+    assert "匹配度 1.00" in lines[0] and "死亡日期2024-02-10" in lines[0]
+    assert mask(ID["lina"]) in lines[0] and ID["lina"] not in first["疑点"]  # the evidence's ID masked too
+    assert any(line[3:].startswith("【R02 有家庭成员领取养老保险金】张伟 ") and "匹配度 0.90" in line for line in lines)
+    assert any(line[3:].startswith("【X03 身份证号无效】张小明 " + mask(BAD_ID)) for line in lines)
+    assert "【R10 连续3年以上享受低保】全户" in rows[1]["疑点"]
+    assert first["_row_key"] == f"{MONTH}|HH-0001" and len(first["_finding_keys"].split(";")) == 3
+    assert all(r[h] is None for r in rows for h in ("核查结论", "核查人", "核查日期", "备注"))
+
+
+def test_worklist_sheet_protection_validation_freeze_and_print(written):
+    wb = openpyxl.load_workbook(by_name(written)[f"{STREET}-民主社区.xlsx"])
+    assert wb.sheetnames == [L.COVER_SHEET, L.WORKLIST_SHEET, L.REVIEW_SHEET, L.META_SHEET]
+    ws = wb[L.WORKLIST_SHEET]
+    header = {c.value: c.column_letter for c in ws[1]}
+    assert list(header)[:11] == ["序号", "低保户编号", "户主姓名", "家庭住址", "月保障金额", "疑点", "优先级",
+                                 "核查结论", "核查人", "核查日期", "备注"]
+    assert ws.protection.sheet and not ws.protection.password
+    for row in (2, 3, 4):
+        for h in ("核查结论", "核查人", "核查日期", "备注"):
+            assert ws[f"{header[h]}{row}"].protection.locked is False, (h, row)
+        for h in ("序号", "低保户编号", "疑点", "优先级", "_row_key"):
+            assert ws[f"{header[h]}{row}"].protection.locked is True, (h, row)
+    assert ws[f"{header['疑点']}2"].alignment.wrap_text
+    assert column_hidden(ws, header["_row_key"]) and column_hidden(ws, header["_finding_keys"])
+    assert not column_hidden(ws, header["备注"])
+    assert ws.column_dimensions[header["疑点"]].width >= 50
+    assert ws.freeze_panes == "A2"
+    dvs = {dv.type: dv for dv in ws.data_validations.dataValidation}
+    assert dvs["list"].formula1 == '"' + ",".join(L.OUTCOMES) + '"'
+    assert str(dvs["list"].sqref) == f"{header['核查结论']}2:{header['核查结论']}4"
+    assert str(dvs["date"].sqref) == f"{header['核查日期']}2:{header['核查日期']}4"
+    assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToWidth in (1, None) and ws.page_setup.fitToHeight == 0
+    assert ws.print_title_rows == "$1:$1"
+    assert wb[L.META_SHEET].sheet_state == "veryHidden" and wb[L.META_SHEET].protection.sheet
+    assert wb[L.COVER_SHEET].protection.sheet and wb[L.REVIEW_SHEET].protection.sheet
+    meta = dict(wb[L.META_SHEET].iter_rows(values_only=True))
+    assert meta["format"] == L.FILE_FORMAT and meta["run_month"] == MONTH and meta["community"] == "民主社区"
+
+
+def test_cover_counts_by_target(written):
+    ws = openpyxl.load_workbook(by_name(written)[f"{STREET}-民主社区.xlsx"])[L.COVER_SHEET]
+    table = {r[0]: r[1:4] for r in ws.iter_rows(values_only=True) if r[0] and re.fullmatch(r"[RX]\d\d", str(r[0]))}
+    assert len(table) == 15
+    assert table["R01"] == ("低保对象已死亡", 1, 1)
+    assert table["R02"][1:] == (1, 1)  # the possible R02 is not counted as a finding
+    assert table["R05"][1:] == (1, 1) and table["R11"][1:] == (0, 0)
+    values = [v for r in ws.iter_rows(values_only=True) for v in r if v]
+    assert "民主社区" in values and STREET in values and "2024年3月" in values and "3 户，疑点 6 条" in values
+
+
+def test_review_sheet_lists_possible_matches_masked(written):
+    ws = openpyxl.load_workbook(by_name(written)[f"{STREET}-民主社区.xlsx"])[L.REVIEW_SHEET]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 1
+    assert rows[0][1] == "HH-0003" and rows[0][3] == "赵强" and rows[0][4] == mask(ID["zhaoqiang"])
+    assert rows[0][7] == "P777" and rows[0][8] == pytest.approx(0.61)
+    assert ID["zhaoqiang"][:-1] not in rows[0][9]
+
+
+def test_worklist_items_record_findings_and_are_replaced_on_rerun(con, written, tmp_path):
+    items = con.execute("""SELECT community, household_id, rule, evidence_key, sent_file FROM worklist_items
+                           WHERE run_month = ? ORDER BY household_id, rule""", [MONTH]).fetchall()
+    assert [(i[1], i[2]) for i in items] == [("HH-0001", "R01"), ("HH-0001", "R02"), ("HH-0001", "X03"),
+                                            ("HH-0002", "R05"), ("HH-0002", "R10"), ("HH-0003", "R06"),
+                                            ("HH-0004", "R02"), ("HH-0004", "R04")]
+    assert items[0][0] == "民主社区" and items[0][4] == f"{STREET}-民主社区.xlsx" and items[0][3] == "k-d001"
+    write_worklists(con, MONTH, tmp_path)
+    assert con.execute("SELECT count(*) FROM worklist_items").fetchone()[0] == len(items)
+
+
+def test_no_workbook_holds_another_communitys_household_or_a_full_id(con, written, tmp_path):
+    write_summary(con, MONTH, tmp_path)
+    write_notice(con, MONTH, tmp_path)
+    community_of = {h[0]: h[1] for h in HOUSEHOLDS}
+    files = sorted((tmp_path / MONTH).rglob("*.xlsx"))
+    assert len(files) == 3 + 1 + 3
+    for path in files:
+        for sheet, coord, value in all_cells(path):
+            assert not FULL_ID.search(value), f"{path.name} {sheet}!{coord} holds a full ID: {value}"
+    for path in written:
+        community = path.stem.split("-", 1)[1]
+        for sheet, coord, value in all_cells(path):
+            for hh, other in community_of.items():
+                if other != community:
+                    assert hh not in value, f"{path.name} {sheet}!{coord} names {hh} of {other}"
+        listed = {r["低保户编号"] for r in worklist_rows(path)}
+        assert listed <= {hh for hh, c in community_of.items() if c == community}
+
+
+def test_notice_names_beneficiaries_and_amounts_and_no_id_at_all(con, tmp_path):
+    paths = write_notice(con, MONTH, tmp_path)
+    assert [p.parent for p in paths] == [tmp_path / MONTH / "公示"] * 3
+    minzhu = next(p for p in paths if "民主" in p.name)
+    cells = [v for _, _, v in all_cells(minzhu)]
+    assert "张伟、李娜" in cells and "王芳" in cells and "赵强" in cells
+    assert "张小明" not in " ".join(cells)  # not a beneficiary
+    assert "1260" in " ".join(cells)
+    for path in paths:
+        for sheet, coord, value in all_cells(path):
+            assert not re.search(r"\d{15}|\*{4}", value), f"{path.name} {sheet}!{coord}: {value}"
+    assert not any("周鹏" in v for p in paths for _, _, v in all_cells(p))  # 停保 household
+
+
+def test_summary_counts_by_community_and_rule(con, written, tmp_path):
+    path = write_summary(con, MONTH, tmp_path)
+    assert path == tmp_path / MONTH / "summary.xlsx"
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["概况", "疑点统计", "待确认统计", "核查进度", "清退名单", "质量警告", "已核销疑点"]
+    ws = wb["疑点统计"]
+    header = [c.value for c in ws[1]]
+    rows = {r[1]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows["民主社区"]["R01 低保对象已死亡"] == 1 and rows["民主社区"]["疑点户数"] == 3
+    assert rows["民主社区"]["疑点合计"] == 6 and rows["前进社区"]["疑点合计"] == 2
+    assert rows["和平社区"]["疑点合计"] == 0 and "幸福社区" not in rows
+    possible = {r[1]: r for r in wb["待确认统计"].iter_rows(min_row=2, values_only=True)}
+    assert possible["民主社区"][-1] == 1
+    progress = list(wb["核查进度"].iter_rows(min_row=2, values_only=True))
+    assert (MONTH, STREET, "民主社区", 3, 0, 0, 0, 0, 3) in progress
+    assert "没有数据质量检查结果" in wb["质量警告"]["A1"].value
+
+
+def test_summary_lists_failed_quality_checks(con, tmp_path):
+    con.execute("""CREATE TABLE quality_results (run_month VARCHAR, extract VARCHAR, expectation VARCHAR,
+                   severity VARCHAR, success BOOLEAN, observed VARCHAR, details VARCHAR)""")
+    con.execute(f"""INSERT INTO quality_results VALUES
+        ('{MONTH}', 'deaths', 'id_number 有效率 ≥ 95%', 'warning', false, '91%', '例：{ID["lina"]}'),
+        ('{MONTH}', 'pensions', '记录编号唯一', 'critical', true, '0', '')""")
+    rows = list(openpyxl.load_workbook(write_summary(con, MONTH, tmp_path))["质量警告"].iter_rows(values_only=True))
+    assert rows[1][:4] == ("deaths", "id_number 有效率 ≥ 95%", "警告", "91%") and len(rows) == 2
+    assert ID["lina"] not in rows[1][4] and mask(ID["lina"]) in rows[1][4]
+
+
+def test_bad_run_month_is_refused(con, tmp_path):
+    with pytest.raises(BadRunMonth, match="expected YYYY-MM"):
+        write_worklists(con, "2024-3", tmp_path)
+
+
+def test_summary_has_a_chart_once_a_household_exits(con, tmp_path):
+    from reports.tables import ensure_tables
+
+    ensure_tables(con)
+    con.execute(f"""INSERT INTO outcomes VALUES ('{MONTH}', '前进社区', 'HH-0004', '属实-清退', '李四',
+                   DATE '2024-04-03', NULL, 'x.xlsx', 'abc', TIMESTAMP '2024-04-05 10:00:00')""")
+    path = write_summary(con, MONTH, tmp_path)
+    assert any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(path).namelist())
+    rows = list(openpyxl.load_workbook(path)["清退名单"].iter_rows(values_only=True))
+    assert rows[1][:6] == (MONTH, STREET, "前进社区", "HH-0004", "刘洋", 900.0)
