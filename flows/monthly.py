@@ -24,7 +24,7 @@ import duckdb
 from connectors.errors import DibaoError
 from connectors.load import load_extracts
 from connectors.report import LoadReport
-from connectors.schemas import EXTRACTS
+from connectors.transactions import outer_transaction
 from flows.database import open_database
 from matching.linkage import link_month
 from matching.policy import Policy, load_policy
@@ -173,24 +173,22 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
     outcome = RunOutcome(uuid.uuid4().hex[:12], month, Path(db_path), Path(out_dir) if out_dir else None)
     started = dt.datetime.now()
     con = open_database(db_path)
+    timed = _timer(outcome)
     try:
-        con.execute("BEGIN TRANSACTION")
         try:
-            timed = _timer(outcome)
-            outcome.load = timed("load", call, step_load, con, data_dir, month)
-            _maybe_fail(fail_after, "load")
-            outcome.gate = timed("gate", call, step_gate, con, month, policy)
-            _maybe_fail(fail_after, "gate")
-            outcome.counts.update(timed("link", call, step_link, con, month, policy))
-            _maybe_fail(fail_after, "link")
-            present = frozenset(n for n, e in outcome.load.extracts.items() if e.present)
-            outcome.rules = timed("rules", call, step_rules, con, month, policy, present)
-            _maybe_fail(fail_after, "rules")
-            con.execute("DELETE FROM runs WHERE run_month = ? AND status = 'running'", [month]) if _has_runs(con) else None
-            record_run(con, outcome, started, "succeeded", "", data_dir, policy)
-            con.execute("COMMIT")
+            with outer_transaction(con):
+                outcome.load = timed("load", call, step_load, con, data_dir, month)
+                _maybe_fail(fail_after, "load")
+                outcome.gate = timed("gate", call, step_gate, con, month, policy)
+                _maybe_fail(fail_after, "gate")
+                outcome.counts.update(timed("link", call, step_link, con, month, policy))
+                _maybe_fail(fail_after, "link")
+                present = frozenset(n for n, e in outcome.load.extracts.items() if e.present)
+                outcome.rules = timed("rules", call, step_rules, con, month, policy, present)
+                _maybe_fail(fail_after, "rules")
+                con.execute("DELETE FROM runs WHERE run_month = ? AND status = 'running'", [month]) if _has_runs(con) else None
+                record_run(con, outcome, started, "succeeded", "", data_dir, policy)
         except BaseException as exc:
-            con.execute("ROLLBACK")
             gate_failure = getattr(exc, "gate_report", None)
             if gate_failure is not None:
                 # Keep the gate's results and the failed run: the analyst must see why it stopped.

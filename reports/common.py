@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from connectors.transactions import begin, commit, rollback  # noqa: F401  (re-exported for reports)
 from matching.ids import mask
 from reports.errors import BadRunMonth, MissingTable
 
@@ -61,22 +62,3 @@ def require_tables(con: duckdb.DuckDBPyConnection, *names: str) -> None:
     if missing:
         raise MissingTable(f"the database has no table {', '.join(missing)} (run the rules for this month first)")
 
-
-def begin(con: duckdb.DuckDBPyConnection) -> bool:
-    """Start a transaction unless the caller already holds one (the monthly run wraps
-    everything in one). Returns whether this call owns it."""
-    try:
-        con.execute("BEGIN TRANSACTION")
-    except duckdb.TransactionException:
-        return False
-    return True
-
-
-def commit(con: duckdb.DuckDBPyConnection, owner: bool) -> None:
-    if owner:
-        con.execute("COMMIT")
-
-
-def rollback(con: duckdb.DuckDBPyConnection, owner: bool) -> None:
-    if owner:
-        con.execute("ROLLBACK")

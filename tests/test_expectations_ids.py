@@ -1,0 +1,67 @@
+"""The gate's SQL ID status (expectations.runner.with_id_status_sql) agrees with matching.ids.normalize."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import duckdb
+import pytest
+
+from expectations.runner import with_id_status_sql
+from matching.ids import make_id, normalize
+from matching.sql_macros import install_macros
+
+VALID = make_id("420102", dt.date(1990, 1, 1), 123)
+LITERALS = [
+    VALID,
+    VALID.lower(),  # a lowercase x is folded (when the ID ends in X) — harmless otherwise
+    make_id("110101", dt.date(1985, 7, 9), 7),
+    f" {VALID[:6]} {VALID[6:]} ",  # stray spaces
+    VALID[:6] + "-" + VALID[6:],
+    "".join(chr(ord(ch) + 0xFEE0) if ch.isdigit() else ch for ch in VALID),  # full-width digits
+    VALID + ".0",  # Excel's float
+    "4.20102E+17",  # scientific notation: digits lost
+    VALID[:17] + ("0" if VALID[17] != "0" else "1"),  # wrong check character
+    VALID[:8] + VALID[9] + VALID[8] + VALID[10:],  # neighbours swapped
+    "420102199002301234",  # 30 February
+    "420102209901011230",  # born in the future
+    "420102187901011236",  # before 1880
+    "420102900101123",  # 15-digit ID, converted to 18
+    "420102901301123",  # 15-digit with month 13
+    "42010219900101123",  # 17 characters
+    "4201021990010112345",  # 19 characters
+    "",
+    "   ",
+    None,
+    "ABCDEFGHIJKLMNOPQR",
+]
+
+
+def _sql_statuses(values: list[str | None]) -> list[str]:
+    con = duckdb.connect()
+    install_macros(con)
+    con.execute("CREATE TABLE t (i INTEGER, id_number VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
+    rows = con.execute(f"SELECT i, __id_status FROM ({with_id_status_sql('SELECT * FROM t', 'id_number')}) "
+                       "ORDER BY i").fetchall()
+    return [r[1] for r in rows]
+
+
+@pytest.mark.parametrize("raw", LITERALS)
+def test_literal_ids_agree(raw):
+    assert _sql_statuses([raw]) == [normalize(raw).status.value]
+
+
+def test_generated_ids_and_their_typos_agree():
+    rng = random.Random(20240301)
+    values: list[str | None] = []
+    for _ in range(400):
+        born = dt.date(1900, 1, 1) + dt.timedelta(days=rng.randrange(45_000))
+        good = make_id(rng.choice(["420102", "110101", "440305"]), born, rng.randrange(1000))
+        pos = rng.randrange(17)
+        digit = str((int(good[pos]) + rng.randrange(1, 10)) % 10)
+        values += [good, good[:pos] + digit + good[pos + 1:], good[:17]]
+    statuses = _sql_statuses(values)
+    assert statuses == [normalize(v).status.value for v in values]
+    assert statuses.count("valid") >= 400  # every generated ID passes
