@@ -19,6 +19,7 @@ Severity, drift bookkeeping and storage are the gate's business (`expectations.g
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -472,6 +473,11 @@ def _import_gx() -> Any:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"great_expectations(\..*)?")
         import great_expectations as gx
         import great_expectations.expectations  # noqa: F401
+    # GX logs an INFO line per ephemeral context ("Created temporary directory ..."): not for the user.
+    # GX sets INFO on some of its own loggers, so each is quietened, not only the parent.
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     return gx
 
 

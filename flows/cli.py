@@ -43,6 +43,7 @@ def run(
 
     prefect_env.configure(db, verbose)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("great_expectations").setLevel(logging.INFO if verbose else logging.WARNING)
     from flows.monthly import prefect_flow, run_monthly
 
     try:
@@ -143,6 +144,102 @@ def notice(
         return
     for path in files:
         console.print(str(path))
+
+
+def findings_summary(findings_json: str | None) -> str:
+    """`R01 3, R05 2; possible 4; off: R12` from the `runs.findings` JSON (empty when the run found nothing)."""
+    import json
+
+    if not findings_json:
+        return ""
+    data = json.loads(findings_json) or {}
+    found = ", ".join(f"{rule} {n}" for rule, n in sorted((data.get("findings") or {}).items())
+                      if n and not rule.startswith("_"))
+    parts = [found or "none"]
+    possible = sum(n for rule, n in (data.get("possible") or {}).items() if not rule.startswith("_"))
+    if possible:
+        parts.append(f"possible {possible}")
+    suppressed = (data.get("findings") or {}).get("_suppressed")
+    if suppressed:
+        parts.append(f"held back {suppressed}")
+    if data.get("switched_off"):
+        parts.append("off: " + " ".join(sorted(data["switched_off"])))
+    return "; ".join(parts)
+
+
+@app.command()
+def runs(
+    db: Annotated[Path, typer.Option("--db", help="the DuckDB file")],
+    month: Annotated[str | None, typer.Option("--month", help="only runs of this month, YYYY-MM")] = None,
+) -> None:
+    """List the recorded runs, newest first: when, status, message and findings per rule."""
+    from rich.table import Table
+
+    from flows.database import open_database
+    from flows.monthly import check_month
+
+    try:
+        if month is not None:
+            check_month(month)
+        con = open_database(db, read_only=True)
+        try:
+            has_runs = con.execute("SELECT count(*) FROM information_schema.tables "
+                                   "WHERE table_name = 'runs'").fetchone()[0]
+            if not has_runs:
+                raise DibaoError(f"{db}: no runs recorded yet (no `runs` table)")
+            rows = con.execute("""SELECT run_id, run_month, started_at, ended_at, status, message, findings::VARCHAR
+                                  FROM runs WHERE $m IS NULL OR run_month = $m
+                                  ORDER BY started_at DESC NULLS LAST, run_id""", {"m": month}).fetchall()
+        finally:
+            con.close()
+    except DibaoError as exc:
+        fail(exc)
+        return
+    table = Table(title=f"runs in {db}" + (f" for {month}" if month else ""))
+    for heading in ("run id", "month", "started", "ended", "status", "message", "findings per rule"):
+        table.add_column(heading, overflow="fold")
+
+    def when(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+    for run_id, run_month, started, ended, status, message, findings in rows:
+        style = "red" if status == "failed" else None
+        table.add_row(run_id, run_month, when(started), when(ended), status, message or "",
+                      findings_summary(findings), style=style)
+    if not rows:
+        console.print("no runs recorded" + (f" for {month}" if month else ""))
+        return
+    console.print(table)
+
+
+@app.command()
+def serve(
+    data: Annotated[Path, typer.Option("--data", help="folder the departments drop each month's extracts into")],
+    db: Annotated[Path, typer.Option("--db", help="the DuckDB file")],
+    out: Annotated[Path, typer.Option("--out", help="folder for worklists: OUT/YYYY-MM/*.xlsx")],
+    policy: Annotated[Path | None, typer.Option("--policy", help="policy.toml (defaults when absent)")] = None,
+    api_url: Annotated[str | None, typer.Option("--api-url", help="a running Prefect server's API, e.g. "
+                                                "http://127.0.0.1:4200/api (default: PREFECT_API_URL, or a "
+                                                "server started here)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the monthly verification on a schedule: 02:00 on the 1st (Asia/Shanghai), for the month just ended."""
+    from flows import prefect_env
+
+    prefect_env.configure(db, verbose)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("great_expectations").setLevel(logging.INFO if verbose else logging.WARNING)
+    from flows.schedule import CRON, TIMEZONE
+    from flows.schedule import serve as serve_schedule
+
+    if not data.is_dir():
+        fail(DibaoError(f"'--data' must be a folder of extracts, {str(data)!r} is not one"))
+    console.print(f"serving the monthly verification: cron '{CRON}' ({TIMEZONE}), data {data}, db {db}, out {out}; "
+                  "Ctrl+C stops")
+    try:
+        serve_schedule(data, db, out, policy, api_url)
+    except DibaoError as exc:
+        fail(exc)
 
 
 def main() -> None:  # pragma: no cover

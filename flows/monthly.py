@@ -26,6 +26,7 @@ from connectors.load import load_extracts
 from connectors.report import LoadReport
 from connectors.transactions import outer_transaction
 from flows.database import open_database
+from flows.views import create_views
 from matching.linkage import link_month
 from matching.policy import Policy, load_policy
 from matching.rules import RulesResult, RunContext, run_rules
@@ -188,6 +189,7 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
                 _maybe_fail(fail_after, "rules")
                 con.execute("DELETE FROM runs WHERE run_month = ? AND status = 'running'", [month]) if _has_runs(con) else None
                 record_run(con, outcome, started, "succeeded", "", data_dir, policy)
+                create_views(con)
         except BaseException as exc:
             gate_failure = getattr(exc, "gate_report", None)
             if gate_failure is not None:
@@ -195,14 +197,12 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
                 from expectations.gate import store_report
 
                 outcome.gate = gate_failure
-                con.execute("BEGIN TRANSACTION")
-                store_report(con, gate_failure)
-                record_run(con, outcome, started, "failed", str(exc), data_dir, policy)
-                con.execute("COMMIT")
+                with outer_transaction(con):
+                    store_report(con, gate_failure)
+                    record_run(con, outcome, started, "failed", str(exc), data_dir, policy)
             else:
-                con.execute("BEGIN TRANSACTION")
-                record_run(con, outcome, started, "failed", f"{type(exc).__name__}: {exc}", data_dir, policy)
-                con.execute("COMMIT")
+                with outer_transaction(con):
+                    record_run(con, outcome, started, "failed", f"{type(exc).__name__}: {exc}", data_dir, policy)
             raise
         if outcome.out_dir is not None:
             outcome.workbooks = timed("reports", call, step_reports, con, month, outcome.out_dir)

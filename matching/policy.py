@@ -65,10 +65,10 @@ KNOBS: tuple[Knob, ...] = (
     _knob("graduate_min_months", int, 3, "R07: distinct months of employment that flag a young member", (1, 60)),
     # Linkage (issue 3): posterior match probability thresholds.
     _knob("linkage.probable_threshold", float, 0.95, "a fuzzy link at or above this is 'probable' (a finding)", (0, 1)),
-    _knob("linkage.possible_threshold", float, 0.5, "a fuzzy link at or above this is 'possible' (review list)", (0, 1)),
+    _knob("linkage.possible_threshold", float, 0.05, "a fuzzy link at or above this is 'possible' (review list)", (0, 1)),
     _knob("linkage.name_jaro_winkler", float, 0.88, "name similarity level threshold", (0, 1)),
     # --- quality gate (issue 5, expectations/): floors, ceilings, drift limits, severities ---
-    _knob("quality.min_valid_id_share", float, 0.90, "share of non-blank 身份证号 that must be valid", (0, 1)),
+    _knob("quality.min_valid_id_share", float, 0.70, "share of non-blank 身份证号 that must be valid", (0, 1)),
     _knob("quality.max_blank_id_share", float, 0.50, "share of rows whose 身份证号 may be blank", (0, 1)),
     _knob("quality.max_quarantine_share", float, 0.05, "share of an extract's input rows the loader may quarantine",
           (0, 1)),

@@ -1,0 +1,149 @@
+"""End to end through `dibao run` on freshly generated samples, scored against the answers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import polars as pl
+import pytest
+
+from flows.monthly import run_monthly
+from sample_data.evaluate import evaluate
+from sample_data.generator import generate
+
+DIBAO = str(Path(sys.executable).parent / "dibao")
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "sample"
+
+
+def dibao(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([DIBAO, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    """A fresh sample (not the committed seed) of 3,000 households, run once through `dibao run`."""
+    root = tmp_path_factory.mktemp("city")
+    data = root / "data"
+    generate(data, households=3000, seed=4242, month="2026-09")
+    result = dibao("run", "--data", str(data), "--db", str(root / "dibao.duckdb"), "--month", "2026-09",
+                   "--out", str(root / "out"), cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, data, result
+
+
+def test_every_rule_scores_against_the_answers(city):
+    root, data, _ = city
+    con = duckdb.connect(str(root / "dibao.duckdb"), read_only=True)
+    report = evaluate(con, "2026-09", data / "answers.csv")
+    by_rule = {r.rule: r for r in report.rules}
+    for code in ["R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R09", "R10", "R11", "R12",
+                 "X01", "X02", "X03"]:
+        row = by_rule[code]
+        assert row.expected > 0, code
+        assert row.f1 >= 0.99, (code, row)
+        assert row.precision >= 0.995, (code, row)
+    assert report.lookalikes_linked == 0
+    assert report.lookalike_findings == 0
+    # blank-ID true matches are never findings; most reach the review list
+    assert report.possible_found >= 0.6 * report.possible_expected
+
+
+def test_recall_over_noisy_ids(city):
+    root, data, _ = city
+    con = duckdb.connect(str(root / "dibao.duckdb"), read_only=True)
+    report = evaluate(con, "2026-09", data / "answers.csv")
+    groups = {g.group: g for g in report.recall_by_noise}
+    for group in ("clean", "noisy"):
+        assert groups[group].expected > 0
+        assert groups[group].recall >= 0.99, groups[group]
+
+
+def test_run_prints_where_results_are_and_writes_workbooks(city):
+    root, _, result = city
+    assert "DuckDB file:" in result.stdout and "worklists:" in result.stdout
+    books = sorted((root / "out" / "2026-09").glob("*.xlsx"))
+    assert any(b.name == "summary.xlsx" for b in books)
+    con = duckdb.connect(str(root / "dibao.duckdb"), read_only=True)
+    communities = con.execute("""SELECT count(DISTINCT street || '-' || community) FROM raw_roster_households
+                                 WHERE run_month = '2026-09' AND status = '在保'""").fetchone()[0]
+    assert len([b for b in books if b.name != "summary.xlsx"]) == communities
+    # the flags table keeps the contract's columns exactly
+    cols = [r[0] for r in con.execute("DESCRIBE flags").fetchall()]
+    assert cols == ["run_month", "household_id", "id_number", "rule", "source", "source_record_id",
+                    "match_class", "match_score", "evidence"]
+
+
+def test_rerunning_a_month_replaces_its_rows(tmp_path):
+    db = tmp_path / "d.duckdb"
+    first = run_monthly(SAMPLE, db, "2026-10")
+    second = run_monthly(SAMPLE, db, "2026-10")
+    con = duckdb.connect(str(db), read_only=True)
+    flags = con.execute("SELECT count(*) FROM flags WHERE run_month = '2026-10'").fetchone()[0]
+    assert flags == sum(first.rules.findings.get(r, 0) + first.rules.possible.get(r, 0)
+                        for r in first.rules.possible)
+    assert first.rules.findings == second.rules.findings
+    assert con.execute("SELECT count(*) FROM runs WHERE status = 'succeeded'").fetchone()[0] == 2
+
+
+def _snapshot(db: Path) -> dict[str, list]:
+    con = duckdb.connect(str(db), read_only=True)
+    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                        "WHERE table_type = 'BASE TABLE' AND table_name <> 'runs'").fetchall()]
+    snap = {t: sorted(map(repr, con.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables}
+    con.close()
+    return snap
+
+
+def test_a_failure_after_linking_leaves_the_database_as_it_was(tmp_path):
+    db = tmp_path / "d.duckdb"
+    run_monthly(SAMPLE, db, "2026-10")
+    before = _snapshot(db)
+    with pytest.raises(Exception, match="injected"):
+        run_monthly(SAMPLE, db, "2026-10", fail_after="link")  # the re-run had already replaced the month
+    assert _snapshot(db) == before
+    con = duckdb.connect(str(db), read_only=True)
+    assert sorted(con.execute("SELECT status FROM runs").fetchall()) == [("failed",), ("succeeded",)]
+
+
+def test_a_registry_cut_in_half_stops_the_run(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    root = tmp_path
+    ok = dibao("run", "--data", str(data), "--db", str(root / "d.duckdb"), "--month", "2026-10", "--no-prefect",
+               cwd=root)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    pensions = pl.read_parquet(data / "pensions.parquet")
+    pensions.head(pensions.height // 2).write_parquet(data / "pensions.parquet")
+    cut = dibao("run", "--data", str(data), "--db", str(root / "d.duckdb"), "--month", "2026-11", "--no-prefect",
+                cwd=root)
+    assert cut.returncode != 0
+    first_line = cut.stderr.strip().splitlines()[0]
+    assert "quality gate" in first_line and "pensions" in first_line
+    con = duckdb.connect(str(root / "d.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM flags WHERE run_month = '2026-11'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM quality_results WHERE run_month = '2026-11' AND NOT success "
+                       "AND severity = 'critical'").fetchone()[0] >= 1
+
+
+def test_worklists_hold_only_their_community_and_masked_ids(city):
+    root, _, _ = city
+    con = duckdb.connect(str(root / "dibao.duckdb"), read_only=True)
+    home = dict(con.execute("SELECT household_id, street || '-' || community FROM raw_roster_households "
+                            "WHERE run_month = '2026-09'").fetchall())
+    import re
+
+    full_id = re.compile(r"\d{17}[\dX]")
+    for book in (root / "out" / "2026-09").glob("*-*.xlsx"):
+        wb = openpyxl.load_workbook(book)
+        for ws in wb.worksheets:
+            for row in ws.iter_rows(values_only=True):
+                for cell in row:
+                    if isinstance(cell, str):
+                        assert not full_id.search(cell), (book.name, ws.title, cell)
+                        if cell in home:
+                            assert home[cell] == book.stem, (book.name, cell)

@@ -1,0 +1,95 @@
+"""The schedule: which month a scheduled run verifies, and the deployment it is served as (no server)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from flows.monthly import BadArgument
+from flows.schedule import (
+    CRON,
+    TIMEZONE,
+    ServerUnavailable,
+    deployment_parameters,
+    ensure_server,
+    health_url,
+    previous_month,
+    resolve_month,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(("now", "expected"), [
+    (dt.datetime(2026, 11, 1, 2, 0, tzinfo=SHANGHAI), "2026-10"),       # the scheduled moment
+    (dt.datetime(2026, 1, 1, 2, 0, tzinfo=SHANGHAI), "2025-12"),        # across the year
+    (dt.datetime(2026, 3, 31, 23, 59), "2026-02"),                      # naive: taken as Shanghai time
+    (dt.datetime(2026, 10, 31, 18, 30, tzinfo=dt.UTC), "2026-10"),      # 02:30 on 1 Nov in Shanghai
+    (dt.datetime(2026, 10, 31, 15, 59, tzinfo=dt.UTC), "2026-09"),      # 23:59 on 31 Oct in Shanghai
+])
+def test_previous_month(now, expected):
+    assert previous_month(now) == expected
+
+
+def test_resolve_month_keeps_an_explicit_month_and_checks_it():
+    assert resolve_month("2026-05", dt.datetime(2026, 11, 1)) == "2026-05"
+    assert resolve_month(None, dt.datetime(2026, 11, 1, 2, 0)) == "2026-10"
+    with pytest.raises(BadArgument):
+        resolve_month("2026/05")
+
+
+def test_deployment_parameters_are_absolute_and_leave_month_open(tmp_path):
+    params = deployment_parameters("data", tmp_path / "x.duckdb", "out")
+    assert params["month"] is None and params["policy_path"] is None
+    assert all(os.path.isabs(params[k]) for k in ("data_dir", "db_path", "out_dir"))
+
+
+@pytest.fixture()
+def prefect_home(tmp_path, monkeypatch):
+    from flows import prefect_env
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / ".prefect"))
+    prefect_env.configure(tmp_path / "x.duckdb")
+    return tmp_path
+
+
+def test_build_deployment_carries_cron_timezone_and_parameters(prefect_home):
+    from flows.schedule import build_deployment
+
+    policy = prefect_home / "policy.toml"
+    deployment = build_deployment(prefect_home / "data", prefect_home / "x.duckdb", prefect_home / "out", policy)
+    assert len(deployment.schedules) == 1
+    schedule = deployment.schedules[0].schedule
+    assert (schedule.cron, schedule.timezone) == (CRON, TIMEZONE) == ("0 2 1 * *", "Asia/Shanghai")
+    assert deployment.schedules[0].active
+    assert deployment.parameters == {"data_dir": str(prefect_home / "data"), "db_path": str(prefect_home / "x.duckdb"),
+                                     "month": None, "policy_path": str(policy), "out_dir": str(prefect_home / "out")}
+    assert deployment.entrypoint == "flows.schedule.scheduled_monthly"
+
+
+def test_the_entrypoint_loads_the_scheduled_flow(prefect_home):
+    from prefect.flows import load_flow_from_entrypoint
+
+    from flows.schedule import scheduled_flow
+
+    loaded = load_flow_from_entrypoint("flows.schedule.scheduled_monthly")
+    assert loaded is scheduled_flow()
+    assert loaded.name == "monthly-verification-scheduled"
+    assert list(loaded.parameters.properties) == ["data_dir", "db_path", "month", "policy_path", "out_dir"]
+
+
+def test_build_deployment_rejects_an_unknown_timezone(prefect_home):
+    from flows.schedule import build_deployment
+
+    with pytest.raises(Exception, match="Mars"):
+        build_deployment("data", "x.duckdb", timezone="Mars/Olympus")
+
+
+def test_ensure_server_refuses_an_explicit_url_that_does_not_answer(monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert health_url("http://127.0.0.1:9/api/") == "http://127.0.0.1:9/api/health"
+    with pytest.raises(ServerUnavailable, match="127.0.0.1:9/api/health"):
+        ensure_server("http://127.0.0.1:9/api")
