@@ -10,7 +10,7 @@ MONTH ?= 2026-10
 OUT ?= reports/out
 DB ?= $(OUT)/dibao.duckdb
 
-.PHONY: run test bench bench-linkage lint clean
+.PHONY: run test lint clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -30,13 +30,6 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-
-bench: $(STAMP)
-	$(BIN)/python -m flows.bench
-
-bench-linkage: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python -m matching.bench_linkage
 
 clean:
 	rm -rf $(OUT) .pytest_cache

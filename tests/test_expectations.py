@@ -107,7 +107,7 @@ def test_clean_month_passes_everything(con):
 # Two of 20 rows bad (10%) stays under the escalation share, so row checks stay warnings.
 FAILING = [
     ("UPDATE raw_deaths SET name = ' ' WHERE record_id IN ('DE1', 'DE2')", "deaths", "not_blank:name", "warning"),
-    ("UPDATE raw_pensions SET id_number = '4.20102E+17' WHERE _row_number < 5", "pensions",
+    ("UPDATE raw_pensions SET id_number = '4.20102E+17' WHERE _row_number < 10", "pensions",
      "id_valid_share:id_number", "critical"),
     ("UPDATE raw_vehicles SET id_number = NULL WHERE _row_number < 14", "vehicles",
      "id_blank_share:id_number", "warning"),
@@ -168,7 +168,7 @@ def test_invalid_id_share_message_and_masked_examples(con):
     with pytest.raises(QualityGateFailed) as info:
         report.raise_if_critical()
     msg = str(info.value)
-    assert msg == "quality gate: deaths — 身份证号 valid share 35% below floor 90% (critical)"
+    assert msg == "quality gate: deaths — 身份证号 valid share 35% below floor 70% (critical)"
     assert "\n" not in msg
     full = info.value.report
     assert "deaths.csv row 2" in full and "bad_format" in full
