@@ -10,7 +10,7 @@ MONTH ?= 2026-10
 OUT ?= reports/out
 DB ?= $(OUT)/dibao.duckdb
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean bench
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -27,6 +27,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# city scale: ~150k roster members, ~23M registry rows, generated once into bench/cache/ (git-ignored)
+bench: $(STAMP)
+	$(BIN)/python -m flows.bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

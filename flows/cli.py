@@ -36,6 +36,9 @@ def run(
     policy: Annotated[Path | None, typer.Option("--policy", help="policy.toml (defaults when absent)")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="folder for worklists: OUT/YYYY-MM/*.xlsx")] = None,
     no_prefect: Annotated[bool, typer.Option("--no-prefect", help="run the steps directly, without Prefect")] = False,
+    task_runner: Annotated[str, typer.Option("--task-runner",
+                           help="per-registry linkage tasks: thread (concurrent), dask, or none")] = "thread",
+    dask_address: Annotated[str | None, typer.Option("--dask-address", help="scheduler of an existing Dask cluster")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Verify the roster of MONTH: load, check quality, link, apply the rules, write worklists."""
@@ -51,8 +54,9 @@ def run(
             outcome = run_monthly(data, db, month, policy, out)
             run_id, workbooks = outcome.run_id, outcome.workbooks
         else:
-            result = prefect_flow()(str(data), str(db), month, str(policy) if policy else None,
-                                    str(out) if out else None)
+            result = prefect_flow(task_runner, dask_address)(str(data), str(db), month,
+                                                             str(policy) if policy else None,
+                                                             str(out) if out else None)
             run_id, workbooks = result["run_id"], [Path(p) for p in result["workbooks"]]
     except DibaoError as exc:
         fail(exc)

@@ -27,7 +27,7 @@ from connectors.report import LoadReport
 from connectors.transactions import outer_transaction
 from flows.database import open_database
 from flows.views import create_views
-from matching.linkage import link_month
+from matching.linkage import PartitionMapper, link_month
 from matching.policy import Policy, load_policy
 from matching.rules import RulesResult, RunContext, run_rules
 from matching.staging import stage
@@ -78,10 +78,11 @@ def step_gate(con: duckdb.DuckDBPyConnection, month: str, policy: Policy):
     return report
 
 
-def step_link(con: duckdb.DuckDBPyConnection, month: str, policy: Policy) -> dict[str, Any]:
+def step_link(con: duckdb.DuckDBPyConnection, month: str, policy: Policy,
+              mapper: PartitionMapper | None = None) -> dict[str, Any]:
     ctx = RunContext(month, policy)
     counts = stage(con, month, ctx.as_of.isoformat())
-    results = link_month(con, month, policy)
+    results = link_month(con, month, policy, mapper=mapper)
     counts["candidates"] = {job: r.candidates_by_rule for job, r in results.items()}
     counts["linked"] = {job: r.linked for job, r in results.items()}
     return counts
@@ -159,12 +160,13 @@ def _direct(fn: Callable[..., Any], *args: Any) -> Any:
 
 def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_path: str | Path | None = None,
                 out_dir: str | Path | None = None, call: Runner = _direct,
-                fail_after: str | None = None) -> RunOutcome:
+                fail_after: str | None = None, mapper: PartitionMapper | None = None) -> RunOutcome:
     """Verify the roster as of the last day of `month`.
 
     `call(step, *args)` runs each step (the Prefect flow passes its tasks here).
     `fail_after` names a stage after which to raise, for tests that prove a failed
-    run leaves the database exactly as it was.
+    run leaves the database exactly as it was. `mapper` runs the per-registry linkage
+    partitions (see `matching.linkage.link_month`); without it they run in this connection.
     """
     month = check_month(month)
     data_dir = Path(data_dir)
@@ -182,7 +184,7 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
                 _maybe_fail(fail_after, "load")
                 outcome.gate = timed("gate", call, step_gate, con, month, policy)
                 _maybe_fail(fail_after, "gate")
-                outcome.counts.update(timed("link", call, step_link, con, month, policy))
+                outcome.counts.update(timed("link", call, step_link, con, month, policy, mapper))
                 _maybe_fail(fail_after, "link")
                 present = frozenset(n for n, e in outcome.load.extracts.items() if e.present)
                 outcome.rules = timed("rules", call, step_rules, con, month, policy, present)
@@ -237,21 +239,59 @@ def _timer(outcome: RunOutcome):
 
 # ------------------------------------------------------------------ Prefect
 
-def prefect_flow():
-    """The Prefect flow object (built lazily: importing Prefect costs seconds and needs PREFECT_HOME set)."""
+TASK_RUNNERS = ("thread", "dask", "none")
+
+
+def make_task_runner(kind: str, dask_address: str | None = None):
+    """The Prefect task runner for the per-registry linkage tasks."""
+    if kind not in TASK_RUNNERS:
+        raise BadArgument(f"'--task-runner' must be one of {', '.join(TASK_RUNNERS)}, got {kind!r}")
+    if kind == "dask":
+        if not dask_address:
+            raise BadArgument("'--task-runner dask' needs '--dask-address' (e.g. tcp://10.0.0.5:8786)")
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise BadArgument("the Dask task runner needs the 'dask' extra: pip install -e '.[dask]'") from None
+        return DaskTaskRunner(address=dask_address)
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=2)
+
+
+def prefect_flow(task_runner: str = "thread", dask_address: str | None = None):
+    """The Prefect flow object (built lazily: importing Prefect costs seconds and needs PREFECT_HOME set).
+
+    Each stage is a task; with `task_runner` 'thread' or 'dask' each registry's linkage is
+    a task of its own (`link-partition`), submitted together so they run concurrently."""
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
 
+    from flows.linkage_tasks import link_partition as partition_task
+
     tasks = {fn: task(fn, name=fn.__name__.removeprefix("step_"), cache_policy=NO_CACHE, persist_result=False)
              for fn in (step_load, step_gate, step_link, step_rules, step_reports)}
+    runner = make_task_runner(task_runner, dask_address) if task_runner != "none" else None
 
     def call(fn: Callable[..., Any], *args: Any) -> Any:
+        if fn is step_link and runner is not None:
+            # The partitions are submitted from the flow itself: a task's context holds its
+            # parameters (here the DuckDB connection), which cannot travel to a Dask worker.
+            return fn(*args)
         return tasks[fn](*args)
 
-    @flow(name="monthly-verification", log_prints=False, persist_result=False, validate_parameters=False)
+    def mapper(fn: Callable[..., Any], items: list[tuple[Any, ...]]) -> list[Any]:
+        futures = [partition_task.submit(*item) for item in items]
+        return [future.result() for future in futures]
+
+    options = {"task_runner": runner} if runner is not None else {}
+
+    @flow(name="monthly-verification", log_prints=False, persist_result=False, validate_parameters=False,
+          **options)
     def monthly_verification(data_dir: str, db_path: str, month: str, policy_path: str | None = None,
                              out_dir: str | None = None) -> dict[str, Any]:
-        outcome = run_monthly(data_dir, db_path, month, policy_path, out_dir, call=call)
+        outcome = run_monthly(data_dir, db_path, month, policy_path, out_dir, call=call,
+                              mapper=mapper if runner is not None else None)
         return {"run_id": outcome.run_id, "workbooks": [str(p) for p in outcome.workbooks]}
 
     return monthly_verification

@@ -21,9 +21,12 @@ Safety rules (never overridden by a score):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from matching.blocking import BLOCKING_RULES, ID_VARIANTS_SQL, candidates_sql
 from matching.comparisons import (
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PERSON_COLUMNS = ("name", "name_clean", "name_simplified", "name_pinyin", "surname_pinyin",
                   "id_number", "id_status", "id_was_15", "birth_date", "sex")
+ESTIMATION_SAMPLE_ROWS = 300_000  # registry rows the model is fitted on at city scale
 U_SAMPLE_ROWS = 2000  # rows drawn from each side for the random-pair u estimate (2000² pairs)
 # Starting values of the estimates (not thresholds): EM and the random-pair counts move
 # away from them as far as the data supports; a small roster stays near them.
@@ -87,6 +91,13 @@ SELECT {ID_COMPARISON.level_sql()} AS id_level, {NAME_COMPARISON.level_sql()} AS
 FROM {pairs}, LATERAL (SELECT {ID_DIFF_SQL} AS id_diff) d"""
 
 
+def sample_sql(source: str, rows: int, seed: int) -> str:
+    """A deterministic pseudo-random sample: the rows whose seeded key hash is smallest.
+    (DuckDB's REPEATABLE reservoir sample is not repeatable across threads, and a re-run of a
+    month must give the same model.)"""
+    return f"SELECT * FROM {source} ORDER BY hash(key || '#{seed}') LIMIT {rows}"
+
+
 def _counts(con, sql: str, params: dict) -> dict[str, float]:
     return {k: float(v) for k, v in con.execute(sql, params).fetchall()}
 
@@ -94,8 +105,7 @@ def _counts(con, sql: str, params: dict) -> dict[str, float]:
 def estimate_model(con: duckdb.DuckDBPyConnection, policy: Policy, seed: int = 20260101) -> Model:
     """Fit u on random pairs and m by EM on candidate pairs (see module `matching.model`)."""
     params = {"name_jw": policy["linkage.name_jaro_winkler"]}
-    random_pairs = (f"(SELECT * FROM L USING SAMPLE reservoir({U_SAMPLE_ROWS} ROWS) REPEATABLE ({seed})) l, "
-                    f"(SELECT * FROM R USING SAMPLE reservoir({U_SAMPLE_ROWS} ROWS) REPEATABLE ({seed})) r")
+    random_pairs = f"({sample_sql('L', U_SAMPLE_ROWS, seed)}) l, ({sample_sql('R', U_SAMPLE_ROWS, seed)}) r"
     con.execute(f"CREATE OR REPLACE TEMP TABLE link_random AS {_levels_select(random_pairs)}", params)
     u_id = smoothed(_counts(con, "SELECT id_level, count(*) FROM link_random GROUP BY 1", {}), U_ID_START, U_PSEUDO)
     u_name = smoothed(_counts(con, "SELECT name_level, count(*) FROM link_random GROUP BY 1", {}),
@@ -111,18 +121,18 @@ def estimate_model(con: duckdb.DuckDBPyConnection, policy: Policy, seed: int = 2
     # m for the ID: pairs whose names sound the same (the ID played no part in finding them).
     id_counts = _counts(con, f"""
         SELECT id_level, count(*) FROM (
-            {_levels_select("(SELECT * FROM L WHERE id_status = 'valid') l JOIN (SELECT * FROM R USING SAMPLE "
-                            f"reservoir(200000 ROWS) REPEATABLE ({seed})) r ON r.name_pinyin = l.name_pinyin")})
+            {_levels_select("(SELECT * FROM L WHERE id_status = 'valid') l JOIN ("
+                            f"{sample_sql('R', 200_000, seed)}) r ON r.name_pinyin = l.name_pinyin")})
         WHERE id_level <> 'null' GROUP BY 1""", params)
     for code in M_ID_START:
         id_counts.setdefault(code, 0.0)
     m_id, _, it_id = em_single(id_counts, u_id, M_ID_START, lam_start=0.1)
 
-    n_left = con.execute("SELECT count(*) FROM L").fetchone()[0] or 1
-    n_right = con.execute("SELECT count(*) FROM R").fetchone()[0] or 1
+    n_left = con.execute("SELECT count(*) FROM L").fetchall()[0][0] or 1
+    n_right = con.execute("SELECT count(*) FROM R").fetchall()[0][0] or 1
     exact_consistent = con.execute(
         "SELECT count(*) FROM link_compared WHERE id_level IN ('exact', 'exact_15') AND name_level IN "
-        f"({', '.join(repr(c) for c in CONSISTENT_NAME_LEVELS)})").fetchone()[0]
+        f"({', '.join(repr(c) for c in CONSISTENT_NAME_LEVELS)})").fetchall()[0][0]
     share_exact = max(m_id.get("exact", 0) + m_id.get("exact_15", 0), 0.05)
     expected_matches = max(exact_consistent / share_exact, 1.0)
     prior = min(max(expected_matches / (n_left * n_right), FLOOR * FLOOR), 0.5)
@@ -217,29 +227,56 @@ SELECT * REPLACE (CASE WHEN match_class = 'probable' AND rivals > 1 THEN 'possib
 FROM k WHERE probability = best OR match_class = 'exact'"""
 
 
-def run_job(con: duckdb.DuckDBPyConnection, job: str, left_sql: str, right_sql: str, policy: Policy,
-            model: Model | None = None, exclude: str | None = None) -> tuple[LinkResult, Model]:
-    """Link the right view to the left view; leaves the result in temp table `link_best`."""
-    params = {"name_jw": policy["linkage.name_jaro_winkler"]}
+def candidates_and_compare(con: duckdb.DuckDBPyConnection, left_sql: str, right_sql: str, policy: Policy,
+                           exclude: str | None = None) -> dict[str, int]:
+    """Views L and R, blocking (pairs counted per rule) and comparison levels: `link_compared`."""
     con.execute(views_sql(left_sql, right_sql))
     con.execute(ID_VARIANTS_SQL)
-    counts = {}
-    for rule in BLOCKING_RULES:
-        counts[rule.name] = con.execute(f"SELECT count(*) FROM ({rule.pairs_sql()})").fetchone()[0]
+    counts = {rule.name: con.execute(f"SELECT count(*) FROM ({rule.pairs_sql()})").fetchall()[0][0]
+              for rule in BLOCKING_RULES}
     con.execute(f"CREATE OR REPLACE TEMP TABLE link_candidates AS {candidates_sql()}")
-    con.execute(compared_sql(exclude), params)
-    if model is None:
-        model = estimate_model(con, policy)
+    con.execute(compared_sql(exclude), {"name_jw": policy["linkage.name_jaro_winkler"]})
+    return counts
+
+
+def estimate(con: duckdb.DuckDBPyConnection, left_sql: str, right_sql: str, policy: Policy,
+             sample_rows: int = ESTIMATION_SAMPLE_ROWS) -> Model:
+    """Fit the model on all right-side rows, or a seeded sample of them when there are more
+    than `sample_rows` (the prior is per pair, so it does not depend on the sample's size)."""
+    n_right = con.execute(f"SELECT count(*) FROM ({right_sql})").fetchall()[0][0]
+    if n_right > sample_rows:
+        right_sql = sample_sql(f"({right_sql})", sample_rows, 7)
+    candidates_and_compare(con, left_sql, right_sql, policy)
+    return estimate_model(con, policy)
+
+
+def score(con: duckdb.DuckDBPyConnection, job: str, left_sql: str, right_sql: str, policy: Policy,
+          model: Model, exclude: str | None = None, own_tf: bool = True) -> LinkResult:
+    """Link the right view to the left view with a fitted model; leaves the result in `link_best`.
+
+    Name frequencies (`link_tf`) come from L and R, unless `own_tf` is false: then the
+    caller has built `link_tf` over everything (each registry scored apart must see the
+    city's name frequencies, not its own)."""
+    counts = candidates_and_compare(con, left_sql, right_sql, policy, exclude)
     _weights_table(con, model)
-    con.execute(tf_sql())
+    if own_tf:
+        con.execute(tf_sql())
     con.execute(scored_sql(model), {"possible": policy["linkage.possible_threshold"],
                                     "probable": policy["linkage.probable_threshold"]})
     con.execute(best_sql())
     linked = dict(con.execute("SELECT match_class, count(*) FROM link_best GROUP BY 1").fetchall())
-    compared = con.execute("SELECT count(*) FROM link_compared").fetchone()[0]
+    compared = con.execute("SELECT count(*) FROM link_compared").fetchall()[0][0]
     result = LinkResult(job, counts, compared, linked)
     log.info("linkage %s: candidates %s, compared %d, linked %s", job, counts, compared, linked)
-    return result, model
+    return result
+
+
+def run_job(con: duckdb.DuckDBPyConnection, job: str, left_sql: str, right_sql: str, policy: Policy,
+            model: Model | None = None, exclude: str | None = None) -> tuple[LinkResult, Model]:
+    """Estimate (unless a model is given) and score one linkage job; leaves the result in `link_best`."""
+    if model is None:
+        model = estimate(con, left_sql, right_sql, policy)
+    return score(con, job, left_sql, right_sql, policy, model, exclude), model
 
 
 def _person_cols(prefix: str = "") -> str:
@@ -249,28 +286,74 @@ def _person_cols(prefix: str = "") -> str:
 MEMBERS_SQL = (f"SELECT member_key AS key, household_id, {_person_cols()} FROM stg_members "
                "WHERE run_month = '{month}'")
 REGISTRY_SQL = f"SELECT source || '|' || record_id AS key, source, record_id, {_person_cols()} FROM stg_registry"
+PART_SQL = """SELECT r.source, r.record_id, b.l_key, b.match_class, b.probability, b.id_level, b.name_level,
+                     b.block_rule, b.evidence
+              FROM link_best b JOIN R r ON r.key = b.r_key"""
+
+# One registry's linkage as a pure function of Arrow tables, so that a task runner can
+# send it to another thread, process or Dask worker: it opens its own in-memory DuckDB.
+PartitionMapper = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
 
 
-def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy) -> dict[str, LinkResult]:
+def link_partition(members: pa.Table, registry: pa.Table, name_tf: pa.Table, model: Model,
+                   policy_values: dict[str, Any]) -> tuple[pa.Table, LinkResult]:
+    con = duckdb.connect()
+    try:
+        con.register("members_in", members)
+        con.register("registry_in", registry)
+        con.register("link_tf", name_tf)
+        source = registry["source"][0].as_py() if registry.num_rows else "registry"
+        result = score(con, source, "SELECT * FROM members_in", "SELECT * FROM registry_in",
+                       Policy(policy_values), model, own_tf=False)
+        return con.sql(PART_SQL).to_arrow_table(), result
+    finally:
+        con.close()
+
+
+def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
+               mapper: PartitionMapper | None = None,
+               on_source: Callable[[str, LinkResult], None] | None = None) -> dict[str, LinkResult]:
     """Run every linkage job of the month and store `link_pairs`, `link_member_pairs`,
-    `link_staff_hukou`, `link_model` and `link_blocking` (rows of that month replaced)."""
+    `link_staff_hukou`, `link_model` and `link_blocking` (rows of that month replaced).
+
+    The model is fitted once on all registries (a sample at city scale); then each
+    registry is scored on its own: in this connection, or, with `mapper`, as
+    `link_partition` tasks that a Prefect task runner may run concurrently or on Dask.
+    """
     _ensure_tables(con)
     for table in ("link_pairs", "link_member_pairs", "link_staff_hukou", "link_model", "link_blocking"):
         con.execute(f"DELETE FROM {table} WHERE run_month = ?", [run_month])
     members = MEMBERS_SQL.format(month=run_month)
     results: dict[str, LinkResult] = {}
 
-    res, model = run_job(con, "registry", members, REGISTRY_SQL, policy)
-    results["registry"] = res
-    con.execute("""
-        INSERT INTO link_pairs
-        SELECT $m, r.source, r.record_id, b.l_key, m.household_id, m.id_number, b.match_class, b.probability,
-               b.id_level, b.name_level, b.block_rule, b.evidence
-        FROM link_best b JOIN R r ON r.key = b.r_key JOIN stg_members m ON m.member_key = b.l_key AND m.run_month = $m
-    """, {"m": run_month})
+    model = estimate(con, members, REGISTRY_SQL, policy)
     for comparison, level, m, u, weight in model.rows():
         con.execute("INSERT INTO link_model VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [run_month, comparison, level, m, u, weight, model.prior])
+    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM stg_registry ORDER BY 1").fetchall()]
+    con.execute(views_sql(members, REGISTRY_SQL))
+    con.execute(tf_sql())  # the city's name frequencies, kept while each registry is scored
+    if mapper is None:
+        for source in sources:
+            res = score(con, source, members, f"{REGISTRY_SQL} WHERE source = '{source}'", policy, model,
+                        own_tf=False)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE link_part AS {PART_SQL}")
+            _store_part(con, run_month)
+            results[source] = res
+            if on_source:
+                on_source(source, res)
+    else:
+        members_arrow = con.sql(members).to_arrow_table()
+        name_tf = con.sql("SELECT * FROM link_tf").to_arrow_table()
+        work = [(members_arrow, con.sql(f"{REGISTRY_SQL} WHERE source = $s", params={"s": s}).to_arrow_table(),
+                 name_tf, model, policy.as_dict()) for s in sources]
+        for source, (part, res) in zip(sources, mapper(link_partition, work), strict=True):
+            con.register("link_part", part)
+            _store_part(con, run_month)
+            con.unregister("link_part")
+            results[source] = res
+            if on_source:
+                on_source(source, res)
 
     # Duplicate enrolment: active members against active members of other households.
     active = MEMBERS_SQL.format(month=run_month) + " AND active"
@@ -296,6 +379,15 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy) -
         for rule, n in res.candidates_by_rule.items():
             con.execute("INSERT INTO link_blocking VALUES (?, ?, ?, ?)", [run_month, job, rule, n])
     return results
+
+
+def _store_part(con: duckdb.DuckDBPyConnection, run_month: str) -> None:
+    con.execute("""
+        INSERT INTO link_pairs
+        SELECT $m, p.source, p.record_id, p.l_key, m.household_id, m.id_number, p.match_class, p.probability,
+               p.id_level, p.name_level, p.block_rule, p.evidence
+        FROM link_part p JOIN stg_members m ON m.member_key = p.l_key AND m.run_month = $m
+    """, {"m": run_month})
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:

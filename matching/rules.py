@@ -114,12 +114,12 @@ def member_findings_sql(evidence_sql: str, heading: str) -> str:
         FROM ev
     ), best AS (SELECT * FROM ranked WHERE rank = best_rank)
     SELECT household_id, id_number, source,
-           arg_max(source_record_id, (ord, match_score)) AS source_record_id,
+           arg_max(source_record_id, (ord, match_score, source_record_id)) AS source_record_id,
            any_value(match_class) AS match_class,
            max(match_score) AS match_score,
-           '{heading}：' || arg_max(member_name, ord) || ' ' || arg_max(detail, (ord, match_score))
+           '{heading}：' || arg_max(member_name, (ord, source_record_id)) || ' ' || arg_max(detail, (ord, match_score, source_record_id))
                || CASE WHEN count(*) > 1 THEN '（共' || count(*) || '条记录）' ELSE '' END
-               || '；' || arg_max(link_evidence, (ord, match_score)) AS evidence,
+               || '；' || arg_max(link_evidence, (ord, match_score, source_record_id)) AS evidence,
            md5(string_agg(DISTINCT identity, '|' ORDER BY identity)) AS evidence_key
     FROM best GROUP BY household_id, id_number, member_key, source"""
 
@@ -187,7 +187,7 @@ def r06_sql(ctx: RunContext) -> str:
            CASE WHEN bool_and(match_class = 'exact') THEN 'exact' ELSE 'probable' END AS match_class,
            min(match_score) AS match_score,
            '家庭成员名下现势住宅' || count(DISTINCT identity) || '套（超过' || {max_homes} || '套）：'
-               || string_agg(DISTINCT member_name || ' ' || detail, '、') AS evidence,
+               || string_agg(DISTINCT member_name || ' ' || detail, '、' ORDER BY member_name || ' ' || detail) AS evidence,
            md5(string_agg(DISTINCT identity, '|' ORDER BY identity)) AS evidence_key
     FROM ({homes}) h
     WHERE match_class IN ('exact', 'probable')
@@ -217,14 +217,14 @@ def r07_sql(ctx: RunContext) -> str:
         detail="'参保缴费 ' || strftime(r.contribution_month, '%Y-%m') || ' ' || coalesce(r.employer, '')",
         identity="'employment:' || strftime(r.contribution_month, '%Y-%m')", order="epoch(r.contribution_month)")
     work_findings = f"""
-    SELECT household_id, id_number, source, arg_max(source_record_id, ord) AS source_record_id,
+    SELECT household_id, id_number, source, arg_max(source_record_id, (ord, source_record_id)) AS source_record_id,
            CASE WHEN count(DISTINCT identity) FILTER (WHERE match_class = 'exact') >= {min_months} THEN 'exact'
                 WHEN count(DISTINCT identity) FILTER (WHERE match_class IN ('exact', 'probable')) >= {min_months}
                 THEN 'probable' ELSE 'possible' END AS match_class,
            max(match_score) AS match_score,
            '就业参保：' || any_value(member_name) || ' 年龄' || any_value(date_sub('year', m_birth, {as_of}))
                || '岁，近{months}个月有' || count(DISTINCT identity) || '个月参保缴费，最近'
-               || arg_max(detail, ord) || '；' || arg_max(link_evidence, ord) AS evidence,
+               || arg_max(detail, (ord, source_record_id)) || '；' || arg_max(link_evidence, (ord, source_record_id)) AS evidence,
            md5(string_agg(DISTINCT source_record_id, '|' ORDER BY source_record_id)) AS evidence_key
     FROM (SELECT e.*, sm.birth_date AS m_birth FROM ({work}) e
           JOIN stg_members sm ON sm.member_key = e.member_key AND sm.run_month = {ctx.lit(ctx.run_month)})
@@ -246,14 +246,14 @@ def r09_sql(ctx: RunContext) -> str:
         detail="'参保地' || r.city_code || ' ' || strftime(r.contribution_month, '%Y-%m') || ' ' || coalesce(r.employer, '')",
         identity="strftime(r.contribution_month, '%Y-%m')", order="epoch(r.contribution_month)")
     return f"""
-    SELECT household_id, id_number, source, arg_max(source_record_id, ord) AS source_record_id,
+    SELECT household_id, id_number, source, arg_max(source_record_id, (ord, source_record_id)) AS source_record_id,
            CASE WHEN count(DISTINCT identity) FILTER (WHERE match_class = 'exact') >= {min_months} THEN 'exact'
                 WHEN count(DISTINCT identity) FILTER (WHERE match_class IN ('exact', 'probable')) >= {min_months}
                 THEN 'probable' ELSE 'possible' END AS match_class,
            max(match_score) AS match_score,
            '外地参保：' || any_value(member_name) || ' 近{months}个月中有' || count(DISTINCT identity)
-               || '个月在本市以外参保缴费（≥{min_months}个月），最近' || arg_max(detail, ord)
-               || '；' || arg_max(link_evidence, ord) AS evidence,
+               || '个月在本市以外参保缴费（≥{min_months}个月），最近' || arg_max(detail, (ord, source_record_id))
+               || '；' || arg_max(link_evidence, (ord, source_record_id)) AS evidence,
            md5(string_agg(DISTINCT identity, '|' ORDER BY identity)) AS evidence_key
     FROM ({ev}) e
     GROUP BY household_id, id_number, member_key, source
@@ -350,10 +350,10 @@ def r12_sql(ctx: RunContext) -> str:
              AND trim(s.community) = trim(c.community)
         WHERE coalesce(trim(c.household_id), '') = '' AND c.id_status = 'blank'
     )
-    SELECT household_id, NULL AS id_number, 'complaints' AS source, arg_max(record_id, received_on) AS source_record_id,
+    SELECT household_id, NULL AS id_number, 'complaints' AS source, arg_max(record_id, (received_on, record_id)) AS source_record_id,
            'exact' AS match_class, 1.0 AS match_score,
-           '举报：' || strftime(max(received_on), '%Y-%m-%d') || ' 受理，' || arg_max(how, received_on)
-               || '，内容：' || coalesce(arg_max(content, received_on), '')
+           '举报：' || strftime(max(received_on), '%Y-%m-%d') || ' 受理，' || arg_max(how, (received_on, record_id))
+               || '，内容：' || coalesce(arg_max(content, (received_on, record_id)), '')
                || CASE WHEN count(DISTINCT record_id) > 1 THEN '（共' || count(DISTINCT record_id) || '件）' ELSE '' END
                AS evidence,
            md5(string_agg(DISTINCT record_id, '|' ORDER BY record_id)) AS evidence_key
@@ -389,7 +389,8 @@ def x01_sql(ctx: RunContext) -> str:
                AS match_class,
            min(least(b.match_score, sh.match_score)) AS match_score,
            '近亲属未备案：' || any_value(b.name) || '与' || string_agg(DISTINCT sh.staff_name || '（'
-               || coalesce(sh.org, '') || sh.role || '）', '、') || '同户（户号' || any_value(b.hukou_no)
+               || coalesce(sh.org, '') || sh.role || '）', '、' ORDER BY sh.staff_name || '（'
+               || coalesce(sh.org, '') || sh.role || '）') || '同户（户号' || min(b.hukou_no)
                || '），区民政局无近亲属备案' AS evidence,
            md5(string_agg(DISTINCT sh.staff_record || ':' || b.hukou_no, '|' ORDER BY sh.staff_record || ':' || b.hukou_no))
                AS evidence_key
@@ -408,10 +409,10 @@ def x02_sql(ctx: RunContext) -> str:
         SELECT member_key_b, member_key_a, match_class, match_score, evidence
         FROM link_member_pairs WHERE run_month = {m} AND match_class IN ('exact', 'probable', 'possible')
     )
-    SELECT a.household_id, a.id_number, 'roster_members' AS source, arg_max(o.member_key, p.match_score) AS source_record_id,
-           arg_max(p.match_class, p.match_score) AS match_class, max(p.match_score) AS match_score,
-           '重复在保：' || any_value(a.name) || ' 同时是在保家庭' || string_agg(DISTINCT o.household_id, '、')
-               || '的成员（' || arg_max(o.name, p.match_score) || '）；' || arg_max(p.evidence, p.match_score) AS evidence,
+    SELECT a.household_id, a.id_number, 'roster_members' AS source, arg_max(o.member_key, (p.match_score, o.member_key)) AS source_record_id,
+           arg_max(p.match_class, (p.match_score, o.member_key)) AS match_class, max(p.match_score) AS match_score,
+           '重复在保：' || any_value(a.name) || ' 同时是在保家庭' || string_agg(DISTINCT o.household_id, '、' ORDER BY o.household_id)
+               || '的成员（' || arg_max(o.name, (p.match_score, o.member_key)) || '）；' || arg_max(p.evidence, (p.match_score, o.member_key)) AS evidence,
            md5(string_agg(DISTINCT o.household_id, '|' ORDER BY o.household_id)) AS evidence_key
     FROM pairs p
     JOIN stg_members a ON a.member_key = p.mine AND a.run_month = {m}

@@ -3,7 +3,8 @@
 `generate(out_dir, households, seed, month)` writes one file per extract (mixed
 formats and encodings, see `formats.PLAN`), `answers.csv` (what a correct run must
 find, see `oracle.py`) and `sample.json` (a summary). The same arguments give the
-same bytes.
+same bytes. With `truth=True` it also writes `truth_links.parquet`, which registry
+row is about which roster member (`oracle.truth_links`), for benchmarking linkage.
 
 Steps: the roster (`roster.py`), planted registry rows about roster members
 (`scenarios.py`), a vectorised background population several times the roster
@@ -28,7 +29,7 @@ from matching.policy import default_policy
 from sample_data import formats
 from sample_data.background import Background, population
 from sample_data.noise import NoiseDeck
-from sample_data.oracle import ANSWER_COLUMNS, compute_answers, sort_answers
+from sample_data.oracle import ANSWER_COLUMNS, TRUTH_COLUMNS, compute_answers, sort_answers, truth_links
 from sample_data.roster import World, build_households
 from sample_data.scenarios import Rec, Scenarios
 
@@ -54,8 +55,11 @@ PROFILES = {
 }
 
 
-def generate(out_dir: Path, households: int, seed: int, month: str, profile: str = "realistic") -> dict:
-    """Write a sample data folder with known answers; return (and save as sample.json) its summary."""
+def generate(out_dir: Path, households: int, seed: int, month: str, profile: str = "realistic",
+             truth: bool = False) -> dict:
+    """Write a sample data folder with known answers; return (and save as sample.json) its summary.
+
+    `truth=True` also writes `truth_links.parquet` (not read by the loader)."""
     started = time.perf_counter()
     if profile not in PROFILES:
         raise ValueError(f"'profile' must be one of {', '.join(PROFILES)}, got {profile!r}")
@@ -99,6 +103,11 @@ def generate(out_dir: Path, households: int, seed: int, month: str, profile: str
         writer = csv.DictWriter(fh, fieldnames=ANSWER_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(answers)
+
+    if truth:
+        schema = {"member_index": pl.Int32()} | {c: pl.Utf8() for c in TRUTH_COLUMNS if c != "member_index"}
+        pl.DataFrame(truth_links(world, recs), schema=schema).select(TRUTH_COLUMNS).write_parquet(
+            out_dir / "truth_links.parquet")
 
     summary = _summary(world, prof, seed, pop.height, files, answers, recs)
     (out_dir / "sample.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

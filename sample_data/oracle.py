@@ -27,6 +27,8 @@ LOOKALIKE_KINDS = {
     "c": "c: this member's ID typed with an unrelated name",
     "d": "d: same name and area, another birth date",
 }
+TRUTH_COLUMNS = ("source", "record_id", "household_id", "member_index", "member_id_number", "kind", "id_noise",
+                 "name_noise")
 LOOKALIKE_RULE = {"deaths": "R01", "pensions": "R02", "unemployment": "R03", "housing_fund": "R04",
                   "vehicles": "R05", "properties": "R06", "employment": "R09"}
 
@@ -219,3 +221,40 @@ def sort_answers(rows: list[dict]) -> list[dict]:
     order = {"finding": 0, "possible": 1, "lookalike": 2}
     return sorted(rows, key=lambda r: (order[r["expected"]], r["rule"], r["household_id"], r["id_number"],
                                        r["source"], r["source_record_id"]))
+
+
+def truth_links(world: World, recs: list[Rec]) -> list[dict]:
+    """Which planted registry row is about which roster member: the pairs a linkage should find.
+
+    One row per (registry row, roster member) for every household, active or not (a
+    person on two rosters gives two rows). `kind` is 'true' (the row is about this
+    member and carries an ID, however mistyped), 'blank_id' (about this member, ID
+    left blank) or 'lookalike' (about someone else who resembles this member: a
+    link to it is wrong). `member_index` is the member's 1-based place in its
+    household on the roster (the `#n` of `stg_members.member_key`); `id_noise` and
+    `name_noise` say how the row's ID and name were typed (`noise.ID_KINDS`).
+    """
+    members: dict[int, list[tuple[Household, int, Member]]] = defaultdict(list)
+    by_hid = {hh.hid: hh for hh in world.households}
+    for hh in world.households:
+        for i, m in enumerate(hh.members, start=1):
+            members[m.person.pid].append((hh, i, m))
+    out = []
+    for rec in recs:
+        if rec.lookalike:
+            if rec.resembles is None:
+                continue
+            m = rec.resembles
+            hh = by_hid[m.household_id]
+            targets = [(hh, hh.members.index(m) + 1, m)]
+            kind = "lookalike"
+        elif rec.pid is not None:
+            targets = members.get(rec.pid, [])
+            kind = "blank_id" if rec.id_noise == "blank" else "true"
+        else:
+            continue
+        for hh, i, m in targets:
+            out.append({"source": rec.extract, "record_id": rec.record_id, "household_id": hh.hid,
+                        "member_index": i, "member_id_number": norm_id(m.roster_id, world.as_of), "kind": kind,
+                        "id_noise": rec.id_noise, "name_noise": rec.name_noise})
+    return sorted(out, key=lambda r: (r["source"], r["record_id"], r["household_id"], r["member_index"]))

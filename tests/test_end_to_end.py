@@ -78,15 +78,20 @@ def test_run_prints_where_results_are_and_writes_workbooks(city):
                     "match_class", "match_score", "evidence"]
 
 
-def test_rerunning_a_month_replaces_its_rows(tmp_path):
+def test_rerunning_a_month_replaces_its_rows_with_identical_findings(tmp_path):
     db = tmp_path / "d.duckdb"
     first = run_monthly(SAMPLE, db, "2026-10")
-    second = run_monthly(SAMPLE, db, "2026-10")
+    con = duckdb.connect(str(db))
+    before = con.execute("SELECT * FROM flags ORDER BY ALL").fetchall()
+    model = con.execute("SELECT * FROM link_model ORDER BY ALL").fetchall()
+    con.close()
+    run_monthly(SAMPLE, db, "2026-10")
     con = duckdb.connect(str(db), read_only=True)
     flags = con.execute("SELECT count(*) FROM flags WHERE run_month = '2026-10'").fetchone()[0]
     assert flags == sum(first.rules.findings.get(r, 0) + first.rules.possible.get(r, 0)
                         for r in first.rules.possible)
-    assert first.rules.findings == second.rules.findings
+    assert con.execute("SELECT * FROM flags ORDER BY ALL").fetchall() == before  # same rows, same scores
+    assert con.execute("SELECT * FROM link_model ORDER BY ALL").fetchall() == model
     assert con.execute("SELECT count(*) FROM runs WHERE status = 'succeeded'").fetchone()[0] == 2
 
 
@@ -147,3 +152,19 @@ def test_worklists_hold_only_their_community_and_masked_ids(city):
                         assert not full_id.search(cell), (book.name, ws.title, cell)
                         if cell in home:
                             assert home[cell] == book.stem, (book.name, cell)
+
+
+def test_a_second_run_on_a_busy_file_refuses_in_one_line(tmp_path):
+    db = tmp_path / "d.duckdb"
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
+                               "print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        busy = dibao("run", "--data", str(SAMPLE), "--db", str(db), "--month", "2026-10", "--no-prefect",
+                     cwd=tmp_path)
+    finally:
+        holder.kill()
+    assert busy.returncode == 2
+    lines = busy.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another process is using this database" in lines[0]

@@ -1,0 +1,39 @@
+"""The per-registry linkage tasks under Prefect's task runners, including an existing Dask cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows import prefect_env
+from flows.monthly import BadArgument, make_task_runner, run_monthly
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "sample"
+PAIRS = "SELECT source, source_record_id, member_key, match_class, match_score FROM link_pairs ORDER BY ALL"
+
+
+def test_dask_runner_needs_an_address():
+    with pytest.raises(BadArgument, match="--dask-address"):
+        make_task_runner("dask")
+    with pytest.raises(BadArgument, match="one of thread, dask, none"):
+        make_task_runner("ray")
+
+
+def test_linkage_partitions_on_a_local_dask_cluster_match_the_single_connection_run(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("prefect_dask")
+    prefect_env.configure(tmp_path / "x.duckdb")
+    from flows.monthly import prefect_flow
+
+    direct = tmp_path / "direct.duckdb"
+    run_monthly(SAMPLE, direct, "2026-10")
+    on_dask = tmp_path / "dask.duckdb"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=None) as cluster:
+        prefect_flow("dask", cluster.scheduler_address)(str(SAMPLE), str(on_dask), "2026-10", None, None)
+    a = duckdb.connect(str(direct), read_only=True).execute(PAIRS).fetchall()
+    b = duckdb.connect(str(on_dask), read_only=True).execute(PAIRS).fetchall()
+    assert len(a) > 1000
+    assert a == b
