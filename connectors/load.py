@@ -8,6 +8,8 @@ SQL is built by the `*_sql` functions below and run by `load_extracts`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import re
 from pathlib import Path
 
@@ -159,7 +161,8 @@ def _report_row(run_month: str, e: ExtractLoad) -> dict[str, object]:
     }
 
 
-def load_extracts(con: duckdb.DuckDBPyConnection, data_dir: Path, run_month: str) -> LoadReport:
+def load_extracts(con: duckdb.DuckDBPyConnection, data_dir: Path, run_month: str,
+                  on_extract: Callable[[ExtractLoad], None] | None = None) -> LoadReport:
     """Load every extract found in `data_dir` for `run_month`; see the module docstring.
 
     Raises `MissingExtract` (all missing required extracts in one message), `AmbiguousExtract`,
@@ -200,6 +203,8 @@ def load_extracts(con: duckdb.DuckDBPyConnection, data_dir: Path, run_month: str
             households = split
         report.extracts[extract.name] = stats
         report.warnings.extend(f"{path.name}: {n}" for n in stats.notes if not n.startswith("data read from"))
+        if on_extract is not None:
+            on_extract(stats)
     report.check()
     rows = pl.DataFrame([_report_row(run_month, e) for e in report.extracts.values()],
                         schema={n: pl.String if t == "VARCHAR" else pl.Int64 if t == "BIGINT" else pl.Boolean

@@ -47,20 +47,25 @@ def run(
     prefect_env.configure(db, verbose)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("great_expectations").setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("dibao.run").setLevel(logging.INFO)  # structured stage lines when not on a terminal
     from flows.monthly import prefect_flow, run_monthly
+    from flows.progress import reporter_for
 
+    reporter = reporter_for(console)
     try:
         if no_prefect:
-            outcome = run_monthly(data, db, month, policy, out)
+            outcome = run_monthly(data, db, month, policy, out, progress=reporter)
             run_id, workbooks = outcome.run_id, outcome.workbooks
         else:
-            result = prefect_flow(task_runner, dask_address)(str(data), str(db), month,
-                                                             str(policy) if policy else None,
-                                                             str(out) if out else None)
+            result = prefect_flow(task_runner, dask_address, reporter)(str(data), str(db), month,
+                                                                       str(policy) if policy else None,
+                                                                       str(out) if out else None)
             run_id, workbooks = result["run_id"], [Path(p) for p in result["workbooks"]]
     except DibaoError as exc:
+        reporter.close()
         fail(exc)
         return
+    reporter.close()
     from flows.summary import print_run_summary
 
     print_run_summary(console, db, month, run_id, workbooks)

@@ -24,12 +24,14 @@ import duckdb
 from connectors.errors import DibaoError
 from connectors.load import load_extracts
 from connectors.report import LoadReport
+from connectors.schemas import EXTRACTS
 from connectors.transactions import outer_transaction
 from flows.database import open_database
+from flows.progress import Reporter, Silent
 from flows.views import create_views
 from matching.linkage import PartitionMapper, link_month
 from matching.policy import Policy, load_policy
-from matching.rules import RulesResult, RunContext, run_rules
+from matching.rules import RULES, RulesResult, RunContext, run_rules
 from matching.staging import stage
 
 log = logging.getLogger("dibao")
@@ -66,8 +68,9 @@ class RunOutcome:
 
 # ------------------------------------------------------------------ the steps (library calls)
 
-def step_load(con: duckdb.DuckDBPyConnection, data_dir: Path, month: str) -> LoadReport:
-    return load_extracts(con, data_dir, month)
+def step_load(con: duckdb.DuckDBPyConnection, data_dir: Path, month: str, progress: Reporter) -> LoadReport:
+    return load_extracts(con, data_dir, month, on_extract=lambda e: progress.advance(
+        "load", f"{e.extract}: {e.rows_loaded:,} loaded, {e.rows_quarantined:,} quarantined"))
 
 
 def step_gate(con: duckdb.DuckDBPyConnection, month: str, policy: Policy):
@@ -79,19 +82,24 @@ def step_gate(con: duckdb.DuckDBPyConnection, month: str, policy: Policy):
 
 
 def step_link(con: duckdb.DuckDBPyConnection, month: str, policy: Policy,
-              mapper: PartitionMapper | None = None) -> dict[str, Any]:
+              mapper: PartitionMapper | None = None, progress: Reporter | None = None) -> dict[str, Any]:
     ctx = RunContext(month, policy)
     counts = stage(con, month, ctx.as_of.isoformat())
-    results = link_month(con, month, policy, mapper=mapper)
+    report = progress or Silent()
+    results = link_month(con, month, policy, mapper=mapper, on_source=lambda source, res: report.advance(
+        "link", f"{source}: {sum(res.linked.get(c, 0) for c in ('exact', 'probable')):,} linked"))
     counts["candidates"] = {job: r.candidates_by_rule for job, r in results.items()}
     counts["linked"] = {job: r.linked for job, r in results.items()}
     return counts
 
 
-def step_rules(con: duckdb.DuckDBPyConnection, month: str, policy: Policy, present: frozenset[str]) -> RulesResult:
+def step_rules(con: duckdb.DuckDBPyConnection, month: str, policy: Policy, present: frozenset[str],
+               progress: Reporter | None = None) -> RulesResult:
     from reports.outcomes import suppress_cleared
 
-    result = run_rules(con, RunContext(month, policy, present))
+    report = progress or Silent()
+    result = run_rules(con, RunContext(month, policy, present),
+                       on_rule=lambda code, n: report.advance("rules", f"{code}: {n:,} findings"))
     result.findings["_suppressed"] = suppress_cleared(con, month)
     return result
 
@@ -160,7 +168,8 @@ def _direct(fn: Callable[..., Any], *args: Any) -> Any:
 
 def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_path: str | Path | None = None,
                 out_dir: str | Path | None = None, call: Runner = _direct,
-                fail_after: str | None = None, mapper: PartitionMapper | None = None) -> RunOutcome:
+                fail_after: str | None = None, mapper: PartitionMapper | None = None,
+                progress: Reporter | None = None) -> RunOutcome:
     """Verify the roster as of the last day of `month`.
 
     `call(step, *args)` runs each step (the Prefect flow passes its tasks here).
@@ -176,18 +185,20 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
     outcome = RunOutcome(uuid.uuid4().hex[:12], month, Path(db_path), Path(out_dir) if out_dir else None)
     started = dt.datetime.now()
     con = open_database(db_path)
-    timed = _timer(outcome)
+    progress = progress or Silent()
+    timed = _timer(outcome, progress)
     try:
         try:
             with outer_transaction(con):
-                outcome.load = timed("load", call, step_load, con, data_dir, month)
+                outcome.load = timed("load", call, step_load, con, data_dir, month, progress, total=len(EXTRACTS))
                 _maybe_fail(fail_after, "load")
                 outcome.gate = timed("gate", call, step_gate, con, month, policy)
                 _maybe_fail(fail_after, "gate")
-                outcome.counts.update(timed("link", call, step_link, con, month, policy, mapper))
+                outcome.counts.update(timed("link", call, step_link, con, month, policy, mapper, progress))
                 _maybe_fail(fail_after, "link")
                 present = frozenset(n for n, e in outcome.load.extracts.items() if e.present)
-                outcome.rules = timed("rules", call, step_rules, con, month, policy, present)
+                outcome.rules = timed("rules", call, step_rules, con, month, policy, present, progress,
+                                      total=len(RULES))
                 _maybe_fail(fail_after, "rules")
                 con.execute("DELETE FROM runs WHERE run_month = ? AND status = 'running'", [month]) if _has_runs(con) else None
                 record_run(con, outcome, started, "succeeded", "", data_dir, policy)
@@ -226,14 +237,18 @@ def _maybe_fail(fail_after: str | None, stage_name: str) -> None:
         raise InjectedFailure(f"failure injected after stage '{stage_name}'")
 
 
-def _timer(outcome: RunOutcome):
-    def timed(name: str, call: Runner, fn: Callable[..., Any], *args: Any) -> Any:
+def _timer(outcome: RunOutcome, progress: Reporter):
+    def timed(name: str, call: Runner, fn: Callable[..., Any], *args: Any, total: int | None = None) -> Any:
         t0 = time.perf_counter()
+        progress.start(name, total)
+        ok = False
         try:
-            return call(fn, *args)
+            result = call(fn, *args)
+            ok = True
+            return result
         finally:
             outcome.stage_seconds[name] = round(time.perf_counter() - t0, 3)
-            log.info("stage %s finished in %.2f s", name, outcome.stage_seconds[name])
+            progress.finish(name, outcome.stage_seconds[name], "done" if ok else "failed")
     return timed
 
 
@@ -259,7 +274,7 @@ def make_task_runner(kind: str, dask_address: str | None = None):
     return ThreadPoolTaskRunner(max_workers=2)
 
 
-def prefect_flow(task_runner: str = "thread", dask_address: str | None = None):
+def prefect_flow(task_runner: str = "thread", dask_address: str | None = None, progress: Reporter | None = None):
     """The Prefect flow object (built lazily: importing Prefect costs seconds and needs PREFECT_HOME set).
 
     Each stage is a task; with `task_runner` 'thread' or 'dask' each registry's linkage is
@@ -291,7 +306,7 @@ def prefect_flow(task_runner: str = "thread", dask_address: str | None = None):
     def monthly_verification(data_dir: str, db_path: str, month: str, policy_path: str | None = None,
                              out_dir: str | None = None) -> dict[str, Any]:
         outcome = run_monthly(data_dir, db_path, month, policy_path, out_dir, call=call,
-                              mapper=mapper if runner is not None else None)
+                              mapper=mapper if runner is not None else None, progress=progress)
         return {"run_id": outcome.run_id, "workbooks": [str(p) for p in outcome.workbooks]}
 
     return monthly_verification

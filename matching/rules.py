@@ -478,7 +478,8 @@ def ensure_flag_tables(con: duckdb.DuckDBPyConnection) -> None:
         evidence_key VARCHAR)""")
 
 
-def run_rules(con: duckdb.DuckDBPyConnection, ctx: RunContext, rules: tuple[Rule, ...] = RULES) -> RulesResult:
+def run_rules(con: duckdb.DuckDBPyConnection, ctx: RunContext, rules: tuple[Rule, ...] = RULES,
+              on_rule: Callable[[str, int], None] | None = None) -> RulesResult:
     """Run every rule for the month; that month's `flags` and `flag_keys` are replaced."""
     ensure_flag_tables(con)
     con.execute("DELETE FROM flags WHERE run_month = ?", [ctx.run_month])
@@ -498,4 +499,6 @@ def run_rules(con: duckdb.DuckDBPyConnection, ctx: RunContext, rules: tuple[Rule
                       .fetchall())
         result.findings[rule.code] = counts.get(True, 0)
         result.possible[rule.code] = counts.get(False, 0)
+        if on_rule is not None:
+            on_rule(rule.code, result.findings[rule.code])
     return result

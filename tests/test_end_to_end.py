@@ -127,8 +127,9 @@ def test_a_registry_cut_in_half_stops_the_run(tmp_path):
     cut = dibao("run", "--data", str(data), "--db", str(root / "d.duckdb"), "--month", "2026-11", "--no-prefect",
                 cwd=root)
     assert cut.returncode != 0
-    first_line = cut.stderr.strip().splitlines()[0]
-    assert "quality gate" in first_line and "pensions" in first_line
+    errors = [line for line in cut.stderr.splitlines() if line.startswith("dibao: error:")]
+    assert len(errors) == 1 and "quality gate" in errors[0] and "pensions" in errors[0]
+    assert "stage=load event=done" in cut.stderr  # plain structured lines when not on a terminal
     con = duckdb.connect(str(root / "d.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM flags WHERE run_month = '2026-11'").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM quality_results WHERE run_month = '2026-11' AND NOT success "
