@@ -8,9 +8,8 @@ SQL is built by the `*_sql` functions below and run by `load_extracts`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
