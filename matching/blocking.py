@@ -51,17 +51,29 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "ON r.birth_date = l.birth_date AND r.sex = l.sex AND r.surname_pinyin = l.surname_pinyin "
         "WHERE l.id_status = 'valid' AND r.id_status = 'bad_check'"),
     BlockingRule(
-        "name_pinyin_no_id", "无可用身份证号时姓名拼音相同",
+        "name_pinyin_no_id", "登记无可用身份证号时姓名拼音相同",
         "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r ON r.name_pinyin = l.name_pinyin "
-        "WHERE r.id_status IN ('blank', 'bad_format') OR l.id_status <> 'valid'"),
+        "WHERE r.id_status IN ('blank', 'bad_format')"),
+    # A member whose own ID fails its check (X03) still has a birth date: compare it with
+    # registry rows of the same name pinyin born that day (never a finding, see linkage).
+    BlockingRule(
+        "invalid_member_id", "低保成员身份证号无效时姓名拼音及出生日期相同",
+        "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r "
+        "ON r.name_pinyin = l.name_pinyin AND r.birth_date = l.birth_date "
+        "WHERE l.id_status = 'bad_check'"),
 )
 
 
-def candidates_sql(rules: tuple[BlockingRule, ...] = BLOCKING_RULES) -> str:
-    """All candidate pairs, each labelled with the first rule that found it."""
-    parts = [f"SELECT l_key, r_key, {i} AS rule_order, '{rule.name}' AS block_rule FROM ({rule.pairs_sql()})"
-             for i, rule in enumerate(rules)]
-    return f"""
+def blocked_sql(rules: tuple[BlockingRule, ...] = BLOCKING_RULES) -> str:
+    """Every pair each rule finds (a pair found by two rules appears twice): `link_blocked`."""
+    return " UNION ALL ".join(
+        f"SELECT l_key, r_key, {i} AS rule_order, '{rule.name}' AS block_rule FROM ({rule.pairs_sql()})"
+        for i, rule in enumerate(rules))
+
+
+def candidates_sql() -> str:
+    """The distinct candidate pairs of `link_blocked`, each labelled with the first rule that found it."""
+    return """
 SELECT l_key, r_key, arg_min(block_rule, rule_order) AS block_rule
-FROM ({' UNION ALL '.join(parts)}) c
+FROM link_blocked
 GROUP BY l_key, r_key"""

@@ -75,8 +75,10 @@ NAME_COMPARISON = Comparison("name", (
 
 COMPARISONS: tuple[Comparison, ...] = (ID_COMPARISON, NAME_COMPARISON)
 
-# Name levels under which an equal ID is "the same person" (match_class 'exact').
-CONSISTENT_NAME_LEVELS = ("exact", "simplified", "homophone", "one_char", "similar")
+# Name levels under which an equal ID is "the same person" (match_class 'exact'). A name
+# one character off, or merely similar in pinyin (陈丽/程辉 score 0.905), is not: for
+# two-character names that is half the name, so such pairs go to a person ('possible').
+CONSISTENT_NAME_LEVELS = ("exact", "simplified", "homophone")
 
 ID_DIFF_SQL = ("CASE WHEN length(r.id_number) = 18 AND length(l.id_number) = 18 THEN "
                "[p FOR p IN range(1, 19) IF substr(r.id_number, p, 1) <> substr(l.id_number, p, 1)] "

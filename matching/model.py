@@ -71,12 +71,15 @@ def smoothed(counts: dict[str, float], prior: dict[str, float], weight: float) -
 
 
 def em_single(counts: dict[str, float], u: dict[str, float], m_start: dict[str, float],
-              lam_start: float = 0.5, max_iter: int = 100, tol: float = 1e-6) -> tuple[dict[str, float], float, int]:
+              lam_start: float = 0.5, max_iter: int = 100, tol: float = 1e-6,
+              fix_lambda: bool = False) -> tuple[dict[str, float], float, int]:
     """EM for one comparison over a table of level counts, with u held fixed.
 
     Returns (m, lambda, iterations). Each cell's match probability is
     λ·m / (λ·m + (1-λ)·u); m is the match-weighted share of each level, shrunk
     towards `m_start` by PSEUDO_COUNT observations so small samples stay sane.
+    With one comparison the share of matches (λ) is barely identifiable; `fix_lambda`
+    holds it at `lam_start`, which the caller estimates from a deterministic rule.
     """
     levels = list(counts)
     m = {lv: max(m_start.get(lv, FLOOR), FLOOR) for lv in levels}
@@ -92,7 +95,7 @@ def em_single(counts: dict[str, float], u: dict[str, float], m_start: dict[str, 
             post[lv] = a / (a + b) if a + b > 0 else 0.0
         matched = {lv: counts[lv] * post[lv] for lv in levels}
         n_match = sum(matched.values())
-        new_lam = min(max(n_match / total, FLOOR), 1 - FLOOR)
+        new_lam = lam if fix_lambda else min(max(n_match / total, FLOOR), 1 - FLOOR)
         new_m = smoothed(matched, m_start, PSEUDO_COUNT)
         delta = max(abs(new_m[lv] - m[lv]) for lv in levels) + abs(new_lam - lam)
         m, lam = new_m, new_lam

@@ -65,7 +65,7 @@ KNOBS: tuple[Knob, ...] = (
     _knob("graduate_min_months", int, 3, "R07: distinct months of employment that flag a young member", (1, 60)),
     # Linkage (issue 3): posterior match probability thresholds.
     _knob("linkage.probable_threshold", float, 0.95, "a fuzzy link at or above this is 'probable' (a finding)", (0, 1)),
-    _knob("linkage.possible_threshold", float, 0.05, "a fuzzy link at or above this is 'possible' (review list)", (0, 1)),
+    _knob("linkage.possible_threshold", float, 0.01, "a fuzzy link at or above this is 'possible' (review list)", (0, 1)),
     _knob("linkage.name_jaro_winkler", float, 0.88, "name similarity level threshold", (0, 1)),
     # --- quality gate (issue 5, expectations/): floors, ceilings, drift limits, severities ---
     _knob("quality.min_valid_id_share", float, 0.70, "share of non-blank 身份证号 that must be valid", (0, 1)),

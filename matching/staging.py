@@ -25,7 +25,7 @@ PERSON_SOURCES: tuple[str, ...] = tuple(r for r in REGISTRIES if EXTRACTS[r].per
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
-        [table]).fetchone()[0])
+        [table]).fetchall()[0][0])
 
 
 def present_sources(con: duckdb.DuckDBPyConnection, run_month: str) -> list[str]:
@@ -33,7 +33,7 @@ def present_sources(con: duckdb.DuckDBPyConnection, run_month: str) -> list[str]
     out = []
     for source in PERSON_SOURCES:
         if table_exists(con, f"raw_{source}") and con.execute(
-                f"SELECT count(*) > 0 FROM raw_{source} WHERE run_month = ?", [run_month]).fetchone()[0]:
+                f"SELECT count(*) > 0 FROM raw_{source} WHERE run_month = ?", [run_month]).fetchall()[0][0]:
             out.append(source)
     return out
 
@@ -125,6 +125,6 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str) -> dict[st
             name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, surname_pinyin VARCHAR,
             id_raw VARCHAR, id_number VARCHAR, id_was_15 BOOLEAN, id_status VARCHAR, birth_date DATE, sex VARCHAR)""")
     return {
-        "members": con.execute("SELECT count(*) FROM stg_members WHERE run_month = $m", {"m": run_month}).fetchone()[0],
-        "registry_rows": con.execute("SELECT count(*) FROM stg_registry").fetchone()[0],
+        "members": con.execute("SELECT count(*) FROM stg_members WHERE run_month = $m", {"m": run_month}).fetchall()[0][0],
+        "registry_rows": con.execute("SELECT count(*) FROM stg_registry").fetchall()[0][0],
     }
