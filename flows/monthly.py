@@ -225,7 +225,7 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
 
 
 def _has_runs(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0])
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchall()[0][0])
 
 
 class InjectedFailure(DibaoError):
