@@ -1,6 +1,7 @@
 """The city-scale benchmark (`make bench`): one whole monthly run, timed per stage, against a plain scan.
 
     python -m flows.bench [--households 60000] [--seed 7] [--month 2026-10] [--cache DIR] [--keep]
+                          [--duckdb-setting "memory_limit='6GB'" ...] [--partitions] [--skip-scan] [--json FILE]
 
 1. Generates the bench-profile city once, cached in `bench/cache/<households>-<seed>/`
    (git-ignored; reused while its `sample.json` says the same month). 60,000 households
@@ -16,15 +17,16 @@
    the targets (peak memory under 8 GiB; run within 10x a scan; the gate at most a third).
 
 The run's database and worklists go to a temporary folder, deleted afterwards unless
-`--keep` (then `<cache>/run/`). Not used by the product; nothing here changes a setting
-of the run's DuckDB connection.
+`--keep` (then `<cache>/<households>-<seed>-run/`). Not used by the product. By default
+the run is exactly `run_monthly` with the product's settings; `--duckdb-setting` SETs
+options on the run's connection and `--partitions` passes a serial `mapper` (each registry
+linked in its own in-memory DuckDB); the table says when either was used.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -54,7 +56,13 @@ def child_generate(data_dir: Path, households: int, seed: int, month: str) -> di
     return {"seconds": summary["seconds"], "peak_rss": _peak_rss_bytes()}
 
 
-def child_run(data_dir: Path, db: Path, out: Path, month: str, settings: list[str]) -> dict[str, Any]:
+def _serial(fn: Any, work: list[tuple[Any, ...]]) -> list[Any]:
+    """The linkage partitions (`matching.linkage.link_partition`) one after another, in this process."""
+    return [fn(*args) for args in work]
+
+
+def child_run(data_dir: Path, db: Path, out: Path, month: str, settings: list[str],
+              partitions: bool = False) -> dict[str, Any]:
     from flows import monthly
     from flows.database import open_database
 
@@ -66,13 +74,17 @@ def child_run(data_dir: Path, db: Path, out: Path, month: str, settings: list[st
             return con
 
         monthly.open_database = opened  # type: ignore[assignment]
+    from flows.progress import LogLines
+
     run_monthly = monthly.run_monthly
     t0 = time.perf_counter()
-    outcome = run_monthly(data_dir, db, month, None, out)
+    outcome = run_monthly(data_dir, db, month, None, out, mapper=_serial if partitions else None,
+                          progress=LogLines())
     wall = time.perf_counter() - t0
     rules = outcome.rules
     return {
-        "wall": round(wall, 3), "stages": outcome.stage_seconds, "settings": settings, "peak_rss": _peak_rss_bytes(),
+        "wall": round(wall, 3), "stages": outcome.stage_seconds, "settings": settings, "partitions": partitions,
+        "peak_rss": _peak_rss_bytes(),
         "findings": sum(v for k, v in rules.findings.items() if not k.startswith("_")) if rules else None,
         "workbooks": len(outcome.workbooks), "db_bytes": db.stat().st_size,
         "rows_loaded": {n: e.rows_loaded for n, e in outcome.load.extracts.items()} if outcome.load else {},
@@ -85,6 +97,11 @@ def _csv_encoding(path: Path) -> str:
     from connectors.encoding import _scan
 
     return "utf-8" if _scan(path, "utf-8", None) is None else "gb18030"
+
+
+def _count(con: Any, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def child_scan(data_dir: Path, files: list[str]) -> dict[str, Any]:
@@ -112,14 +129,14 @@ def child_scan(data_dir: Path, files: list[str]) -> dict[str, Any]:
                 con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{source}', all_varchar = true, "
                             "header = true, strict_mode = false, null_padding = true)")
                 entry["scan"] = round(time.perf_counter() - t0, 3)
-                entry["rows"] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                entry["rows"] = _count(con, table)
                 if source != path:
                     source.unlink()
             elif path.suffix == ".parquet":
                 t0 = time.perf_counter()
                 con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{path}')")
                 entry["scan"] = round(time.perf_counter() - t0, 3)
-                entry["rows"] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                entry["rows"] = _count(con, table)
             else:  # xlsx
                 import openpyxl
 
@@ -145,7 +162,7 @@ def _child_main(args: argparse.Namespace) -> int:
     if args.child == "generate":
         result = child_generate(args.data, args.households, args.seed, args.month)
     elif args.child == "run":
-        result = child_run(args.data, args.db, args.out, args.month, args.duckdb_setting)
+        result = child_run(args.data, args.db, args.out, args.month, args.duckdb_setting, args.partitions)
     else:
         result = child_scan(args.data, args.files)
     args.result.write_text(json.dumps(result, ensure_ascii=False, default=str), encoding="utf-8")
@@ -224,6 +241,7 @@ def report(summary: dict[str, Any], data: Path, run: dict[str, Any], scan: dict[
     lines += [
         f"| whole run (`run_monthly`, wall) | {total:,.1f} s |",
         f"| DuckDB settings set by the bench | {', '.join(run.get('settings') or []) or 'none (defaults)'} |",
+        f"| linkage partitions (`mapper`) | {'serial, one in-memory DuckDB per registry' if run.get('partitions') else 'no'} |",
         f"| peak memory (RSS of the run's process) | {_gib(run['peak_rss']):.2f} GiB |",
         f"| DuckDB file after the run | {run['db_bytes'] / 1e9:.2f} GB |",
         f"| baseline: one scan of every input (DuckDB read_csv/read_parquet into tables, xlsx by openpyxl) "
@@ -253,11 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--month", default="2026-10")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where generated cities are kept")
-    parser.add_argument("--keep", action="store_true", help="keep the run's DuckDB file and worklists in <cache>/run")
+    parser.add_argument("--keep", action="store_true", help="keep the run's DuckDB file and worklists in <cache>/<households>-<seed>-run")
     parser.add_argument("--skip-scan", action="store_true", help="time the run only")
     parser.add_argument("--duckdb-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="SET this on the run's DuckDB connection (repeatable), e.g. \"memory_limit='6GB'\"; "
                              "the product sets none")
+    parser.add_argument("--partitions", action="store_true",
+                        help="link each registry in its own in-memory DuckDB (run_monthly's `mapper`, run serially)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     hidden = argparse.SUPPRESS
     parser.add_argument("--child", choices=("generate", "run", "scan"), help=hidden)
@@ -287,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         _say("running the monthly verification in a child process …")
         run, wall, rc = spawn("run", work / "run.json", "--data", str(data), "--db", str(work / "dibao.duckdb"),
                               "--out", str(work / "out"), "--month", args.month,
-                              *(f"--duckdb-setting={s}" for s in args.duckdb_setting))
+                              *(f"--duckdb-setting={s}" for s in args.duckdb_setting),
+                              *(["--partitions"] if args.partitions else []))
         if run is None:
             _say(f"bench: the run failed (exit {rc}{', killed: out of memory?' if rc in (-9, 137) else ''}) "
                  f"after {wall:.0f} s; stage times so far are in the log above")

@@ -99,8 +99,8 @@ def linked_evidence_sql(ctx: RunContext, source: str, condition: str, detail: st
            lp.source_record_id, lp.match_class, lp.match_score, lp.evidence AS link_evidence,
            {detail} AS detail, {identity} AS identity, {order} AS ord
     FROM link_pairs lp
-    JOIN stg_members m ON m.member_key = lp.member_key AND m.run_month = lp.run_month
-    JOIN raw_{source} r ON r.record_id = lp.source_record_id AND r.run_month = lp.run_month
+    JOIN stg_members m ON m.member_key = lp.member_key AND m.run_month = {ctx.lit(ctx.run_month)}
+    JOIN raw_{source} r ON r.record_id = lp.source_record_id AND r.run_month = {ctx.lit(ctx.run_month)}
     WHERE lp.run_month = {ctx.lit(ctx.run_month)} AND lp.source = '{source}' AND m.active {ben}
       AND ({condition})"""
 
@@ -275,8 +275,8 @@ def r08_sql(ctx: RunContext) -> str:
         return f"""
         SELECT m.household_id, sum(r.amount) / {months} AS monthly
         FROM link_pairs lp
-        JOIN stg_members m ON m.member_key = lp.member_key AND m.run_month = lp.run_month
-        JOIN raw_{source} r ON r.record_id = lp.source_record_id AND r.run_month = lp.run_month
+        JOIN stg_members m ON m.member_key = lp.member_key AND m.run_month = {m}
+        JOIN raw_{source} r ON r.record_id = lp.source_record_id AND r.run_month = {m}
         WHERE lp.run_month = {m} AND lp.source = '{source}' AND lp.match_class IN ('exact', 'probable')
           AND {months_in('r.pay_month', ctx, months)}
         GROUP BY m.household_id"""
@@ -369,16 +369,16 @@ def x01_sql(ctx: RunContext) -> str:
         SELECT s.household_id, s.id_number, s.member_key, s.name, lp.source_record_id AS hukou_record,
                lp.match_class, lp.match_score, hk.hukou_no
         FROM stg_members s
-        JOIN link_pairs lp ON lp.member_key = s.member_key AND lp.run_month = s.run_month
+        JOIN link_pairs lp ON lp.member_key = s.member_key AND lp.run_month = {m}
              AND lp.source = 'hukou_members' AND lp.match_class IN ('exact', 'probable')
-        JOIN raw_hukou_members hk ON hk.record_id = lp.source_record_id AND hk.run_month = s.run_month
+        JOIN raw_hukou_members hk ON hk.record_id = lp.source_record_id AND hk.run_month = {m}
         WHERE s.run_month = {m} AND s.active AND s.is_beneficiary
     ), staff_hukou AS (
         SELECT st.record_id AS staff_record, st.name AS staff_name, st.org, st.role, hk.hukou_no,
                hk.record_id AS hukou_record, l.match_class, l.match_score
         FROM link_staff_hukou l
-        JOIN raw_staff st ON st.record_id = l.staff_record_id AND st.run_month = l.run_month
-        JOIN raw_hukou_members hk ON hk.record_id = l.hukou_record_id AND hk.run_month = l.run_month
+        JOIN raw_staff st ON st.record_id = l.staff_record_id AND st.run_month = {m}
+        JOIN raw_hukou_members hk ON hk.record_id = l.hukou_record_id AND hk.run_month = {m}
         WHERE l.run_month = {m} AND l.match_class IN ('exact', 'probable')
     ), filed AS (
         SELECT DISTINCT lp.member_key FROM link_pairs lp
