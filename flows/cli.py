@@ -37,12 +37,21 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", help="folder for worklists: OUT/YYYY-MM/*.xlsx")] = None,
     no_prefect: Annotated[bool, typer.Option("--no-prefect", help="run the steps directly, without Prefect")] = False,
     task_runner: Annotated[str, typer.Option("--task-runner",
-                           help="per-registry linkage tasks: thread (concurrent), dask, or none")] = "thread",
+                           help="linkage: none (in the run's DuckDB, on every core), or per-registry tasks "
+                                "run by thread (concurrent) or dask")] = "none",
     dask_address: Annotated[str | None, typer.Option("--dask-address", help="scheduler of an existing Dask cluster")] = None,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="DuckDB memory limit, e.g. 4GB (default: $DIBAO_MEMORY_LIMIT or 4GB); "
+                               "past it DuckDB spills to disk beside the database")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Verify the roster of MONTH: load, check quality, link, apply the rules, write worklists."""
+    import os
+
     from flows import prefect_env
+
+    if memory_limit:  # read by flows.database for the run's connections, inherited by local Dask workers
+        os.environ["DIBAO_MEMORY_LIMIT"] = memory_limit
 
     prefect_env.configure(db, verbose)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -19,5 +19,5 @@ from matching.model import Model
 
 @task(name="link-partition", cache_policy=NO_CACHE, persist_result=False)
 def link_partition(members: pa.Table, registry: pa.Table, name_tf: pa.Table, model: Model,
-                   policy_values: dict[str, Any]) -> tuple[pa.Table, linkage.LinkResult]:
-    return linkage.link_partition(members, registry, name_tf, model, policy_values)
+                   policy_values: dict[str, Any], memory_limit: str | None = None) -> tuple[pa.Table, linkage.LinkResult]:
+    return linkage.link_partition(members, registry, name_tf, model, policy_values, memory_limit)

@@ -274,7 +274,7 @@ def make_task_runner(kind: str, dask_address: str | None = None):
     return ThreadPoolTaskRunner(max_workers=2)
 
 
-def prefect_flow(task_runner: str = "thread", dask_address: str | None = None, progress: Reporter | None = None):
+def prefect_flow(task_runner: str = "none", dask_address: str | None = None, progress: Reporter | None = None):
     """The Prefect flow object (built lazily: importing Prefect costs seconds and needs PREFECT_HOME set).
 
     Each stage is a task; with `task_runner` 'thread' or 'dask' each registry's linkage is

@@ -50,10 +50,13 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r "
         "ON r.birth_date = l.birth_date AND r.sex = l.sex AND r.surname_pinyin = l.surname_pinyin "
         "WHERE l.id_status = 'valid' AND r.id_status = 'bad_check'"),
+    # Only names in `link_name_open` (built by `matching.linkage`): with no ID the name is
+    # the only evidence, and a name shared by too many people cannot reach `possible`.
     BlockingRule(
         "name_pinyin_no_id", "登记无可用身份证号时姓名拼音相同",
         "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r ON r.name_pinyin = l.name_pinyin "
-        "WHERE r.id_status IN ('blank', 'bad_format')"),
+        "WHERE r.id_status IN ('blank', 'bad_format') "
+        "AND r.name_pinyin IN (SELECT name_pinyin FROM link_name_open)"),
     # A member whose own ID fails its check (X03) still has a birth date: compare it with
     # registry rows of the same name pinyin born that day (never a finding, see linkage).
     BlockingRule(

@@ -21,6 +21,7 @@ Safety rules (never overridden by a score):
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,6 +176,28 @@ WHERE name_pinyin IS NOT NULL AND name_pinyin <> ''
 GROUP BY 1"""
 
 
+def open_names_sql(model: Model, policy: Policy) -> str:
+    """`link_name_open`: the name pinyins under which a record with no usable ID can still
+    reach `possible`, so that `name_pinyin_no_id` blocks only those (an exact bound, no loss).
+
+    Such a pair's ID level is 'null' (weight 0) and its name level, the pinyins being equal,
+    one of the term-frequency-adjusted levels; its weight is at most
+    prior + log2(max m / tf(name)), the same expression `scored_sql` evaluates. At city
+    scale this keeps a few thousand of some forty million name-only pairs: a blank-ID
+    王秀英 among hundreds of 王秀英 is nobody's lead."""
+    possible = float(policy["linkage.possible_threshold"])
+    params = model.comparisons["name"]
+    m_max = max(max(params.m.get(level.code, FLOOR), FLOOR) for level in NAME_COMPARISON.levels if level.tf_adjusted)
+    need = math.log2(possible / (1 - possible))
+    return f"""
+CREATE OR REPLACE TEMP TABLE link_name_open AS
+SELECT name_pinyin FROM link_tf
+WHERE {model.prior_weight!r} + log2({m_max!r} / greatest(tf, {FLOOR})) >= {need!r} - 1e-9"""
+
+
+NO_NAMES_OPEN = "CREATE OR REPLACE TEMP TABLE link_name_open (name_pinyin VARCHAR)"
+
+
 def _label_sql(comparison: Comparison, level_col: str) -> str:
     whens = " ".join(f"WHEN '{lv.code}' THEN '{lv.label}'" for lv in comparison.levels)
     template = f"CASE {level_col} {whens} END"
@@ -257,8 +280,10 @@ def estimate(con: duckdb.DuckDBPyConnection, left_sql: str, right_sql: str, poli
     """Fit the model on all right-side rows, or a seeded sample of them when there are more
     than `sample_rows` (the prior is per pair, so it does not depend on the sample's size)."""
     n_right = con.execute(f"SELECT count(*) FROM ({right_sql})").fetchall()[0][0]
-    if n_right > sample_rows:
-        right_sql = sample_sql(f"({right_sql})", sample_rows, 7)
+    if n_right > sample_rows:  # kept as a table: the fit reads R many times
+        con.execute(f"CREATE OR REPLACE TEMP TABLE link_fit_sample AS {sample_sql(f'({right_sql})', sample_rows, 7)}")
+        right_sql = "SELECT * FROM link_fit_sample"
+    con.execute(NO_NAMES_OPEN)  # name-only pairs carry nothing the fit uses
     candidates_and_compare(con, left_sql, right_sql, policy)
     return estimate_model(con, policy)
 
@@ -271,10 +296,12 @@ def score(con: duckdb.DuckDBPyConnection, job: str, left_sql: str, right_sql: st
     Name frequencies (`link_tf`) come from L and R, unless `own_tf` is false: then the
     caller has built `link_tf` over everything (each registry scored apart must see the
     city's name frequencies, not its own)."""
-    counts = candidates_and_compare(con, left_sql, right_sql, policy, exclude, variants_ready)
-    _weights_table(con, model)
+    con.execute(views_sql(left_sql, right_sql))
     if own_tf:
         con.execute(tf_sql())
+    con.execute(open_names_sql(model, policy))
+    counts = candidates_and_compare(con, left_sql, right_sql, policy, exclude, variants_ready)
+    _weights_table(con, model)
     con.execute(scored_sql(model), {"possible": policy["linkage.possible_threshold"],
                                     "probable": policy["linkage.probable_threshold"]})
     con.execute(best_sql())
@@ -310,8 +337,8 @@ PartitionMapper = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any
 
 
 def link_partition(members: pa.Table, registry: pa.Table, name_tf: pa.Table, model: Model,
-                   policy_values: dict[str, Any]) -> tuple[pa.Table, LinkResult]:
-    con = duckdb.connect()
+                   policy_values: dict[str, Any], memory_limit: str | None = None) -> tuple[pa.Table, LinkResult]:
+    con = duckdb.connect(config={"memory_limit": memory_limit} if memory_limit else {})
     try:
         con.register("members_in", members)
         con.register("registry_in", registry)
@@ -359,8 +386,9 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
     else:
         members_arrow = con.sql(members).to_arrow_table()
         name_tf = con.sql("SELECT * FROM link_tf").to_arrow_table()
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]  # each partition's too
         work = [(members_arrow, con.sql(f"{REGISTRY_SQL} WHERE source = $s", params={"s": s}).to_arrow_table(),
-                 name_tf, model, policy.as_dict()) for s in sources]
+                 name_tf, model, policy.as_dict(), limit) for s in sources]
         for source, (part, res) in zip(sources, mapper(link_partition, work), strict=True):
             con.register("link_part", part)
             _store_part(con, run_month)
@@ -382,11 +410,13 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
     # Staff against household-registration rows (for X01).
     hukou = f"SELECT source || '|' || record_id AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'hukou_members'"
     staff = f"SELECT source || '|' || record_id AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'staff'"
-    res, _ = run_job(con, "staff", hukou, staff, policy, model)
+    # Staff on the left: the left side's one-edit ID neighbourhood is built per row, and the
+    # staff list is a thousand rows where household registration is millions.
+    res, _ = run_job(con, "staff", staff, hukou, policy, model)
     results["staff"] = res
     con.execute("""
         INSERT INTO link_staff_hukou
-        SELECT $m, split_part(b.r_key, '|', 2), split_part(b.l_key, '|', 2), b.match_class, b.probability, b.evidence
+        SELECT $m, split_part(b.l_key, '|', 2), split_part(b.r_key, '|', 2), b.match_class, b.probability, b.evidence
         FROM link_best b""", {"m": run_month})
 
     for job, res in results.items():

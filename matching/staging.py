@@ -68,14 +68,33 @@ def refresh_name_forms(con: duckdb.DuckDBPyConnection, run_month: str, sources: 
     return frame.height
 
 
-def _person_select(source: str, as_of: str) -> str:
+def _person_select(source: str) -> str:
     return f"""
         SELECT '{source}' AS source, r.record_id AS record_id, r.name AS name,
                nf.name_clean, nf.name_simplified, nf.name_pinyin, nf.surname_pinyin,
-               r.id_number AS id_raw, dibao_id_18(dibao_id_clean(r.id_number)) AS id_number,
-               length(dibao_id_clean(r.id_number)) = 15 AS id_was_15
+               r.id_number AS id_raw, f.id_number, f.id_was_15, f.id_status, f.birth_date, f.sex
         FROM raw_{source} r LEFT JOIN name_forms nf ON nf.name = r.name
+        JOIN stg_id_forms f ON f.id_key = coalesce(r.id_number, '')
         WHERE r.run_month = $m"""
+
+
+def _id_forms_sql(sources: list[str]) -> str:
+    """Every distinct registry ID text of the month, normalised once: a pension register
+    repeats one ID in every month's payment row (6.8 million rows, 0.4 million IDs)."""
+    keys = " UNION ".join(f"SELECT DISTINCT coalesce(id_number, '') AS id_key FROM raw_{s} WHERE run_month = $m"
+                          for s in sources)
+    return f"""
+        CREATE OR REPLACE TEMP TABLE stg_id_forms AS
+        SELECT id_key, id_number, id_was_15, id_status,
+               CASE WHEN id_status IN ('valid', 'bad_check') THEN born END AS birth_date,
+               CASE WHEN regexp_full_match(id_number, '[0-9]{{17}}[0-9X]')
+                    THEN CASE WHEN CAST(substr(id_number, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END
+                    END AS sex
+        FROM (SELECT *, dibao_id_status_born(id_number, born, $asof::DATE) AS id_status
+              FROM (SELECT *, dibao_id_birth(id_number) AS born
+                    FROM (SELECT id_key, dibao_id_18(dibao_id_clean(id_key)) AS id_number,
+                                 length(dibao_id_clean(id_key)) = 15 AS id_was_15
+                          FROM ({keys}))))"""
 
 
 def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str) -> dict[str, int]:
@@ -110,16 +129,10 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str) -> dict[st
     """, params)
     con.execute("DROP TABLE IF EXISTS stg_registry")
     if sources:
-        union = " UNION ALL ".join(_person_select(s, as_of) for s in sources)
-        con.execute(f"""
-            CREATE TABLE stg_registry AS
-            SELECT u.*, dibao_id_status(u.id_number, $asof::DATE) AS id_status,
-                   CASE WHEN dibao_id_status(u.id_number, $asof::DATE) IN ('valid', 'bad_check')
-                        THEN dibao_id_birth(u.id_number) END AS birth_date,
-                   CASE WHEN regexp_full_match(u.id_number, '[0-9]{{17}}[0-9X]')
-                        THEN CASE WHEN CAST(substr(u.id_number, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END
-                        END AS sex
-            FROM ({union}) u""", params)
+        union = " UNION ALL ".join(_person_select(s) for s in sources)
+        con.execute(_id_forms_sql(sources), params)
+        con.execute(f"CREATE TABLE stg_registry AS {union}", {"m": run_month})
+        con.execute("DROP TABLE stg_id_forms")
     else:
         con.execute("""CREATE TABLE stg_registry (source VARCHAR, record_id VARCHAR, name VARCHAR,
             name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, surname_pinyin VARCHAR,

@@ -72,3 +72,16 @@ def test_runs_errors_are_one_line(tmp_path):
     open_database(empty_db).close()
     no_table = runner.invoke(app, ["runs", "--db", str(empty_db)])
     assert no_table.exit_code == 2 and "no runs recorded yet" in no_table.output
+
+
+def test_the_memory_limit_reaches_duckdb_and_a_bad_one_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIBAO_MEMORY_LIMIT", "1500MB")
+    con = open_database(tmp_path / "m.duckdb")
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.close()
+    assert limit.endswith(("MiB", "MB", "GiB", "GB")) and 1.3 <= float(limit.split()[0]) <= 1500
+
+    result = runner.invoke(app, ["run", "--data", str(tmp_path), "--db", str(tmp_path / "n.duckdb"),
+                                 "--month", "2026-10", "--no-prefect", "--memory-limit", "lots"])
+    assert result.exit_code == 2
+    assert "memory limit 'lots'" in result.output and len(result.output.strip().splitlines()) == 1

@@ -71,3 +71,37 @@ def test_two_people_competing_for_a_record_only_the_best_links():
     pension(w, "张伟", a, "P1")
     w.run()
     assert links(w) == [("P1", "H1#1", "exact")]
+
+
+def _name_only_world() -> World:
+    """A common name (王伟, hundreds in the registry) and a rare one, each also on a blank-ID record."""
+    w = World()
+    w.household("H1", [("王伟", person_id(dt.date(1970, 1, 1))), ("欧阳娜娜", person_id(dt.date(1980, 2, 2)))])
+    w.household("H2", [("王伟", person_id(dt.date(1971, 3, 3)))])
+    for i in range(600):
+        pension(w, "王伟", make_id("420103", dt.date(1940 + i % 50, 1 + i % 12, 1 + i % 28), 300 + i), f"W{i:03d}")
+    for i in range(400):
+        pension(w, f"路人{chr(0x4E00 + i)}", make_id("420104", dt.date(1950, 1, 1), 100 + i), f"X{i:03d}")
+    pension(w, "王伟", "", "P1")
+    pension(w, "欧阳娜娜", "", "P2")
+    return w
+
+
+def test_name_only_blocking_skips_only_names_that_cannot_reach_possible(monkeypatch):
+    import matching.linkage as linkage
+
+    pruned = _name_only_world()
+    pruned.run()
+    everything = _name_only_world()
+    monkeypatch.setattr(linkage, "open_names_sql",
+                        lambda model, policy: "CREATE OR REPLACE TEMP TABLE link_name_open AS "
+                                              "SELECT name_pinyin FROM link_tf")
+    everything.run()
+
+    def name_pairs(w: World) -> int:
+        return w.con.execute("SELECT candidate_pairs FROM link_blocking WHERE job = 'pensions' "
+                             "AND rule = 'name_pinyin_no_id'").fetchone()[0]
+
+    assert name_pairs(everything) == 3 and name_pairs(pruned) == 1  # 王伟's two pairs are not compared
+    assert links(pruned) == links(everything)
+    assert ("P2", "H1#2", "possible") in links(pruned)

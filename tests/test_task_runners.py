@@ -21,7 +21,7 @@ def test_dask_runner_needs_an_address():
         make_task_runner("ray")
 
 
-def test_linkage_partitions_on_a_local_dask_cluster_match_the_single_connection_run(tmp_path):
+def test_linkage_partitions_on_threads_and_a_local_dask_cluster_match_the_single_connection_run(tmp_path):
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("prefect_dask")
     prefect_env.configure(tmp_path / "x.duckdb")
@@ -33,7 +33,10 @@ def test_linkage_partitions_on_a_local_dask_cluster_match_the_single_connection_
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
                                   dashboard_address=None) as cluster:
         prefect_flow("dask", cluster.scheduler_address)(str(SAMPLE), str(on_dask), "2026-10", None, None)
+    threads = tmp_path / "thread.duckdb"
+    prefect_flow("thread")(str(SAMPLE), str(threads), "2026-10", None, None)
     a = duckdb.connect(str(direct), read_only=True).execute(PAIRS).fetchall()
     b = duckdb.connect(str(on_dask), read_only=True).execute(PAIRS).fetchall()
+    c = duckdb.connect(str(threads), read_only=True).execute(PAIRS).fetchall()
     assert len(a) > 1000
-    assert a == b
+    assert a == b == c
