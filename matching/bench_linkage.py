@@ -43,7 +43,7 @@ DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "bench" / "cache"
 PERSON_COLUMNS = ("name_clean", "name_simplified", "name_pinyin", "surname_pinyin", "id_number", "id_status",
                   "id_was_15", "birth_date", "sex")
 FINDING_PROBABILITY = 0.95  # = linkage.probable_threshold
-POSSIBLE_PROBABILITY = 0.05  # = linkage.possible_threshold
+POSSIBLE_PROBABILITY = 0.05  # Splink's review cut-off (our linkage.possible_threshold is 0.01)
 SUBSAMPLE_SEED = 17
 
 

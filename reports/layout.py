@@ -35,8 +35,8 @@ class WorklistColumn:
 
 
 SEQ = WorklistColumn("序号", 5)
-HOUSEHOLD = WorklistColumn("低保户编号", 12)
-HEAD = WorklistColumn("户主姓名", 9)
+HOUSEHOLD = WorklistColumn("低保户编号", 15)  # DB + 12 digits on one line (looked at in LibreOffice)
+HEAD = WorklistColumn("户主姓名", 10)
 ADDRESS = WorklistColumn("家庭住址", 16)
 BENEFIT = WorklistColumn("月保障金额", 10)
 FINDINGS = WorklistColumn("疑点", 56)
@@ -54,7 +54,7 @@ WORKLIST_COLUMNS: tuple[WorklistColumn, ...] = (
 )
 
 REVIEW_HEADERS: tuple[tuple[str, float], ...] = (
-    ("序号", 5), ("低保户编号", 12), ("家庭住址", 16), ("成员姓名", 10), ("身份证号(脱敏)", 21),
+    ("序号", 5), ("低保户编号", 15), ("家庭住址", 16), ("成员姓名", 10), ("身份证号(脱敏)", 21),
     ("疑点", 26), ("数据来源", 12), ("来源记录编号", 14), ("匹配度", 8), ("匹配说明", 60),
 )
 

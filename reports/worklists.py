@@ -58,7 +58,7 @@ HOW_TO_FILL = (
     "选择了核查结论的，必须填写“核查人”和“核查日期”（格式 2024-03-05）；需要说明的情况写在“备注”栏。",
     "尚未入户的户，核查结论留空即可，导入时跳过，下月清单仍会列出。",
     "请不要增删行、调整顺序或修改灰色、蓝色区域；工作表已保护（无密码），隐藏列供系统校验。",
-    "“待人工确认”工作表列出系统无法确定是否为同一人的记录，请街道经办人员比对原始材料后确认；确认为同一人的，下月将作为疑点列入清单。",
+    "“待人工确认”工作表列出系统无法确定是否为同一人的记录，请街道经办人员比对原始材料后确认；确认为同一人的，请书面报街道（系统不读取本表的确认结果，不据此自动列入清单）。",
     "身份证号已脱敏（只显示前6位和后4位）。本表含居民个人信息，仅限本社区核查使用，不得外传。",
     "认定不符合条件的对象，须经居民代表逐户评议并公示后，方可报街道办事处审核清退。",
     "填好后保存（不要改变文件格式），发回街道办事处，由系统导入。",
@@ -100,7 +100,10 @@ def source_label(source: str) -> str:
 def finding_line(f: dict) -> str:
     """One line of the 疑点 cell: rule, who, the evidence and how well it matched."""
     who = f"{f['member_name'] or '（姓名未知）'} {mask(f['id_number'])}".strip() if f["id_number"] else "全户"
-    return f"【{rule_label(f['rule'])}】{who}：{redact_ids(f['evidence']).replace(chr(10), ' ')}（匹配度 {f['match_score']:.2f}）"
+    evidence = redact_ids(f["evidence"]).replace(chr(10), " ")
+    # A linked finding's evidence already ends with the link's 匹配概率: one number, not two.
+    score = "" if "匹配概率" in evidence else f"（匹配度 {f['match_score']:.2f}）"
+    return f"【{rule_label(f['rule'])}】{who}：{evidence}{score}"
 
 
 def workbook_name(street: str, community: str) -> str:
@@ -309,6 +312,8 @@ def _write_review(wb, fmt, possibles: list[dict]) -> None:
         ws.write_number(n, 8, f["match_score"], fmt["score"])
         ws.write_string(n, 9, evidence, fmt["cell"])
         ws.set_row(n, row_height([(evidence, 50), (rule_label(f["rule"]), 22)]))
+    if not ordered:  # printed, a bare header row reads like a page gone missing
+        ws.merge_range(1, 0, 1, len(L.REVIEW_HEADERS) - 1, "本社区本月无待人工确认的记录。", fmt["cell"])
     print_setup(ws, landscape=True, header_rows=0)
     ws.protect("", PROTECT_OPTIONS)
 

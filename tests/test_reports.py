@@ -315,3 +315,24 @@ def test_summary_has_a_chart_once_a_household_exits(con, tmp_path):
     assert any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(path).namelist())
     rows = list(openpyxl.load_workbook(path)["清退名单"].iter_rows(values_only=True))
     assert rows[1][:6] == (MONTH, STREET, "前进社区", "HH-0004", "刘洋", 900.0)
+
+
+def test_a_linked_finding_shows_one_match_number_and_a_masked_id():
+    from reports.worklists import finding_line
+
+    line = finding_line({"rule": "R02", "member_name": "张伟", "id_number": "420102196005060018",
+                         "evidence": "养老金发放：张伟 420102196005060018；身份证号一致；姓名一致；匹配概率0.996",
+                         "match_score": 1.0})
+    assert "匹配概率0.996" in line and "匹配度" not in line
+    assert "420102196005060018" not in line and "420102********0018" in line
+    unlinked = finding_line({"rule": "R10", "member_name": None, "id_number": None,
+                             "evidence": "首次享受日期2013-02-26", "match_score": 1.0})
+    assert unlinked.endswith("（匹配度 1.00）") and "全户" in unlinked
+
+
+def test_an_empty_review_sheet_says_so(written):
+    sheets = {name: openpyxl.load_workbook(path)[L.REVIEW_SHEET] for name, path in by_name(written).items()
+              if name != "summary.xlsx"}
+    empty = [ws for ws in sheets.values() if ws.cell(2, 2).value is None]
+    assert empty, "the fixture has a community without possible links"
+    assert all(ws.cell(2, 1).value == "本社区本月无待人工确认的记录。" for ws in empty)
