@@ -21,7 +21,7 @@ def test_dask_runner_needs_an_address():
         make_task_runner("ray")
 
 
-def test_linkage_partitions_on_threads_and_a_local_dask_cluster_match_the_single_connection_run(tmp_path):
+def test_linkage_partitions_on_threads_and_a_local_dask_cluster_match_the_single_connection_run(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("prefect_dask")
     prefect_env.configure(tmp_path / "x.duckdb")
@@ -30,9 +30,21 @@ def test_linkage_partitions_on_threads_and_a_local_dask_cluster_match_the_single
     direct = tmp_path / "direct.duckdb"
     run_monthly(SAMPLE, direct, "2026-10")
     on_dask = tmp_path / "dask.duckdb"
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
-                                  dashboard_address=None) as cluster:
-        prefect_flow("dask", cluster.scheduler_address)(str(SAMPLE), str(on_dask), "2026-10", None, None)
+    # One temporary Prefect server for the flow and the worker process: left to itself the
+    # worker starts its own, which outlives the killed worker.
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = SubprocessASGIServer()
+    server.start()
+    monkeypatch.setenv("PREFECT_API_URL", server.api_url)  # inherited by the worker process
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}), \
+                distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                         dashboard_address=None) as cluster:
+            prefect_flow("dask", cluster.scheduler_address)(str(SAMPLE), str(on_dask), "2026-10", None, None)
+    finally:
+        server.stop()
     threads = tmp_path / "thread.duckdb"
     prefect_flow("thread")(str(SAMPLE), str(threads), "2026-10", None, None)
     a = duckdb.connect(str(direct), read_only=True).execute(PAIRS).fetchall()
