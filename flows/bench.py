@@ -240,7 +240,7 @@ def report(summary: dict[str, Any], data: Path, run: dict[str, Any], scan: dict[
             lines.append(f"| {name} | {stages[name]:,.1f} s ({stages[name] / total:.0%}) |")
     lines += [
         f"| whole run (`run_monthly`, wall) | {total:,.1f} s |",
-        f"| DuckDB settings set by the bench | {', '.join(run.get('settings') or []) or 'none (defaults)'} |",
+        f"| DuckDB settings set by the bench | {', '.join(run.get('settings') or []) or 'none (product defaults)'} |",
         f"| linkage partitions (`mapper`) | {'serial, one in-memory DuckDB per registry' if run.get('partitions') else 'no'} |",
         f"| peak memory (RSS of the run's process) | {_gib(run['peak_rss']):.2f} GiB |",
         f"| DuckDB file after the run | {run['db_bytes'] / 1e9:.2f} GB |",
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-scan", action="store_true", help="time the run only")
     parser.add_argument("--duckdb-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="SET this on the run's DuckDB connection (repeatable), e.g. \"memory_limit='6GB'\"; "
-                             "the product sets none")
+                             "the product sets only memory_limit (DIBAO_MEMORY_LIMIT, default 4GB)")
     parser.add_argument("--partitions", action="store_true",
                         help="link each registry in its own in-memory DuckDB (run_monthly's `mapper`, run serially)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")

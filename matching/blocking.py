@@ -21,19 +21,30 @@ class BlockingRule:
         return self.sql
 
 
-ID_VARIANTS_SQL = """
-CREATE OR REPLACE TEMP TABLE link_id_variants AS
+def id_variants_sql(table: str, source: str) -> str:
+    """`table` (key, variant): every ID one substitution or one adjacent swap away from the
+    IDs of `source` (a query with `key` and `id_number`). Both edits are symmetric, so the
+    neighbourhood can be built on either side of a job: on the left's valid IDs
+    (`link_id_variants`, built once for the members and reused for every registry) or on the
+    right's IDs that fail their check (`link_id_variants_r`, when the right side is the small
+    one: the staff list against household registration)."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE {table} AS
 SELECT key, substr(id_number, 1, p - 1) || c || substr(id_number, p + 1) AS variant
-FROM (SELECT key, id_number FROM L WHERE id_status = 'valid') l,
+FROM ({source}) s,
      range(1, 19) t(p),
      (SELECT unnest(['0','1','2','3','4','5','6','7','8','9','X']) AS c) d
 WHERE c <> substr(id_number, p, 1) AND (c <> 'X' OR p = 18)
 UNION ALL
 SELECT key, substr(id_number, 1, p - 1) || substr(id_number, p + 1, 1) || substr(id_number, p, 1)
             || substr(id_number, p + 2) AS variant
-FROM (SELECT key, id_number FROM L WHERE id_status = 'valid') l, range(1, 18) t(p)
+FROM ({source}) s, range(1, 18) t(p)
 WHERE substr(id_number, p, 1) <> substr(id_number, p + 1, 1)
 """
+
+
+LEFT_VALID_IDS = "SELECT key, id_number FROM L WHERE id_status = 'valid'"
+RIGHT_FAILING_IDS = "SELECT key, id_number FROM R WHERE id_status IN ('bad_check', 'bad_date')"
 
 BLOCKING_RULES: tuple[BlockingRule, ...] = (
     BlockingRule(
@@ -42,9 +53,10 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "WHERE l.id_status = 'valid'"),
     BlockingRule(
         "id_one_edit", "身份证号相差一位或相邻两位颠倒",
-        "SELECT v.key AS l_key, r.key AS r_key FROM link_id_variants v "
-        "JOIN (SELECT key, id_number FROM R WHERE id_status IN ('bad_check', 'bad_date')) r "
-        "ON r.id_number = v.variant"),
+        f"SELECT v.key AS l_key, r.key AS r_key FROM link_id_variants v JOIN ({RIGHT_FAILING_IDS}) r "
+        "ON r.id_number = v.variant "
+        f"UNION ALL SELECT l.key AS l_key, v.key AS r_key FROM link_id_variants_r v JOIN ({LEFT_VALID_IDS}) l "
+        "ON l.id_number = v.variant"),
     BlockingRule(
         "birth_sex_surname", "身份证号出生日期、性别相同且姓氏同音",
         "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r "

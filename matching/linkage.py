@@ -29,7 +29,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from matching.blocking import BLOCKING_RULES, ID_VARIANTS_SQL, blocked_sql, candidates_sql
+from matching.blocking import (
+    BLOCKING_RULES,
+    LEFT_VALID_IDS,
+    RIGHT_FAILING_IDS,
+    blocked_sql,
+    candidates_sql,
+    id_variants_sql,
+)
 from matching.comparisons import (
     CONSISTENT_NAME_LEVELS,
     ID_COMPARISON,
@@ -176,6 +183,11 @@ WHERE name_pinyin IS NOT NULL AND name_pinyin <> ''
 GROUP BY 1"""
 
 
+def tf_weight_sql(m: str, tf: str) -> str:
+    """A term-frequency-adjusted name weight: the name's frequency is its u."""
+    return f"log2(greatest({m}, {FLOOR}) / greatest({tf}, {FLOOR}))"
+
+
 def open_names_sql(model: Model, policy: Policy) -> str:
     """`link_name_open`: the name pinyins under which a record with no usable ID can still
     reach `possible`, so that `name_pinyin_no_id` blocks only those (an exact bound, no loss).
@@ -187,12 +199,12 @@ def open_names_sql(model: Model, policy: Policy) -> str:
     王秀英 among hundreds of 王秀英 is nobody's lead."""
     possible = float(policy["linkage.possible_threshold"])
     params = model.comparisons["name"]
-    m_max = max(max(params.m.get(level.code, FLOOR), FLOOR) for level in NAME_COMPARISON.levels if level.tf_adjusted)
-    need = math.log2(possible / (1 - possible))
+    m_max = max(params.m.get(level.code, FLOOR) for level in NAME_COMPARISON.levels if level.tf_adjusted)
+    need = math.log2(possible / (1 - possible))  # the weight whose posterior is `possible`
     return f"""
 CREATE OR REPLACE TEMP TABLE link_name_open AS
 SELECT name_pinyin FROM link_tf
-WHERE {model.prior_weight!r} + log2({m_max!r} / greatest(tf, {FLOOR})) >= {need!r} - 1e-9"""
+WHERE {model.prior_weight!r} + {tf_weight_sql(repr(m_max), 'tf')} >= {need!r} - 1e-9"""
 
 
 NO_NAMES_OPEN = "CREATE OR REPLACE TEMP TABLE link_name_open (name_pinyin VARCHAR)"
@@ -213,8 +225,7 @@ CREATE OR REPLACE TEMP TABLE link_scored AS
 WITH w AS (
     SELECT c.*,
            wi.weight AS id_weight,
-           CASE WHEN wn.tf_adjusted AND tf.tf IS NOT NULL
-                THEN log2(greatest(wn.m, {FLOOR}) / greatest(tf.tf, wn.u * 0 + {FLOOR})) ELSE wn.weight END
+           CASE WHEN wn.tf_adjusted AND tf.tf IS NOT NULL THEN {tf_weight_sql('wn.m', 'tf.tf')} ELSE wn.weight END
                AS name_weight
     FROM link_compared c
     JOIN link_weights wi ON wi.comparison = 'id' AND wi.level = c.id_level
@@ -258,14 +269,22 @@ FROM k WHERE probability = best OR match_class = 'exact'"""
 
 
 def candidates_and_compare(con: duckdb.DuckDBPyConnection, left_sql: str, right_sql: str, policy: Policy,
-                           exclude: str | None = None, variants_ready: bool = False) -> dict[str, int]:
+                           exclude: str | None = None, variants_ready: bool = False,
+                           neighbourhood: str = "left") -> dict[str, int]:
     """Views L and R, blocking (pairs counted per rule) and comparison levels: `link_compared`.
 
+    `neighbourhood`: the side whose one-edit ID variants are built ('left' or 'right', see
+    `matching.blocking.id_variants_sql`); the other side's table is left empty.
     `variants_ready`: the left side's ID neighbourhood (`link_id_variants`) was built for
     this same left view already (each registry scored against the same members)."""
     con.execute(views_sql(left_sql, right_sql))
-    if not variants_ready:
-        con.execute(ID_VARIANTS_SQL)
+    if neighbourhood == "right":
+        con.execute(id_variants_sql("link_id_variants", f"{LEFT_VALID_IDS} LIMIT 0"))
+        con.execute(id_variants_sql("link_id_variants_r", RIGHT_FAILING_IDS))
+    else:
+        if not variants_ready:
+            con.execute(id_variants_sql("link_id_variants", LEFT_VALID_IDS))
+        con.execute(id_variants_sql("link_id_variants_r", f"{RIGHT_FAILING_IDS} LIMIT 0"))
     con.execute(f"CREATE OR REPLACE TEMP TABLE link_blocked AS {blocked_sql()}")
     counts = dict.fromkeys((rule.name for rule in BLOCKING_RULES), 0)
     counts.update(dict(con.execute("SELECT block_rule, count(*) FROM link_blocked GROUP BY 1").fetchall()))
@@ -290,17 +309,17 @@ def estimate(con: duckdb.DuckDBPyConnection, left_sql: str, right_sql: str, poli
 
 def score(con: duckdb.DuckDBPyConnection, job: str, left_sql: str, right_sql: str, policy: Policy,
           model: Model, exclude: str | None = None, own_tf: bool = True,
-          variants_ready: bool = False) -> LinkResult:
+          variants_ready: bool = False, neighbourhood: str = "left") -> LinkResult:
     """Link the right view to the left view with a fitted model; leaves the result in `link_best`.
 
     Name frequencies (`link_tf`) come from L and R, unless `own_tf` is false: then the
     caller has built `link_tf` over everything (each registry scored apart must see the
     city's name frequencies, not its own)."""
-    con.execute(views_sql(left_sql, right_sql))
+    con.execute(views_sql(left_sql, right_sql))  # the name frequencies and the open names read them
     if own_tf:
         con.execute(tf_sql())
     con.execute(open_names_sql(model, policy))
-    counts = candidates_and_compare(con, left_sql, right_sql, policy, exclude, variants_ready)
+    counts = candidates_and_compare(con, left_sql, right_sql, policy, exclude, variants_ready, neighbourhood)
     _weights_table(con, model)
     con.execute(scored_sql(model), {"possible": policy["linkage.possible_threshold"],
                                     "probable": policy["linkage.probable_threshold"]})
@@ -313,11 +332,12 @@ def score(con: duckdb.DuckDBPyConnection, job: str, left_sql: str, right_sql: st
 
 
 def run_job(con: duckdb.DuckDBPyConnection, job: str, left_sql: str, right_sql: str, policy: Policy,
-            model: Model | None = None, exclude: str | None = None) -> tuple[LinkResult, Model]:
+            model: Model | None = None, exclude: str | None = None,
+            neighbourhood: str = "left") -> tuple[LinkResult, Model]:
     """Estimate (unless a model is given) and score one linkage job; leaves the result in `link_best`."""
     if model is None:
         model = estimate(con, left_sql, right_sql, policy)
-    return score(con, job, left_sql, right_sql, policy, model, exclude), model
+    return score(con, job, left_sql, right_sql, policy, model, exclude, neighbourhood=neighbourhood), model
 
 
 def _person_cols(prefix: str = "") -> str:
@@ -410,13 +430,13 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
     # Staff against household-registration rows (for X01).
     hukou = f"SELECT source || '|' || record_id AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'hukou_members'"
     staff = f"SELECT source || '|' || record_id AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'staff'"
-    # Staff on the left: the left side's one-edit ID neighbourhood is built per row, and the
-    # staff list is a thousand rows where household registration is millions.
-    res, _ = run_job(con, "staff", staff, hukou, policy, model)
+    # The ID neighbourhood is built on the staff side (a thousand rows; household registration
+    # is millions): a staff ID the staff list mistyped is still found, as `probable`.
+    res, _ = run_job(con, "staff", hukou, staff, policy, model, neighbourhood="right")
     results["staff"] = res
     con.execute("""
         INSERT INTO link_staff_hukou
-        SELECT $m, split_part(b.l_key, '|', 2), split_part(b.r_key, '|', 2), b.match_class, b.probability, b.evidence
+        SELECT $m, split_part(b.r_key, '|', 2), split_part(b.l_key, '|', 2), b.match_class, b.probability, b.evidence
         FROM link_best b""", {"m": run_month})
 
     for job, res in results.items():

@@ -78,11 +78,12 @@ def _person_select(source: str) -> str:
         WHERE r.run_month = $m"""
 
 
-def _id_forms_sql(sources: list[str]) -> str:
-    """Every distinct registry ID text of the month, normalised once: a pension register
-    repeats one ID in every month's payment row (6.8 million rows, 0.4 million IDs)."""
-    keys = " UNION ".join(f"SELECT DISTINCT coalesce(id_number, '') AS id_key FROM raw_{s} WHERE run_month = $m"
-                          for s in sources)
+def _id_forms_sql(tables: list[str]) -> str:
+    """`stg_id_forms`: every distinct ID text of the month in `tables`, normalised once (a
+    pension register repeats one ID in every payment row: 6.8 million rows, 0.4 million IDs).
+    The one place a staged ID's number, status, birth date and sex are derived."""
+    keys = " UNION ".join(f"SELECT DISTINCT coalesce(id_number, '') AS id_key FROM {t} WHERE run_month = $m"
+                          for t in tables)
     return f"""
         CREATE OR REPLACE TEMP TABLE stg_id_forms AS
         SELECT id_key, id_number, id_was_15, id_status,
@@ -110,33 +111,28 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str) -> dict[st
         id_raw VARCHAR, id_number VARCHAR, id_was_15 BOOLEAN, id_status VARCHAR, birth_date DATE, sex VARCHAR,
         relation VARCHAR, is_beneficiary BOOLEAN, monthly_income DOUBLE, _row_number INTEGER)""")
     con.execute("DELETE FROM stg_members WHERE run_month = $m", {"m": run_month})
+    con.execute(_id_forms_sql(["raw_roster_members", *(f"raw_{s}" for s in sources)]), params)
     con.execute("""
         INSERT INTO stg_members
-        WITH m AS (
-            SELECT m.*, dibao_id_18(dibao_id_clean(m.id_number)) AS id18,
-                   length(dibao_id_clean(m.id_number)) = 15 AS was15
-            FROM raw_roster_members m WHERE m.run_month = $m)
         SELECT $m, m.household_id || '#' || row_number() OVER (PARTITION BY m.household_id ORDER BY m._row_number),
                m.household_id, h.status = '在保', h.district_code, h.community, h.enrolled_on,
                m.name, nf.name_clean, nf.name_simplified, nf.name_pinyin, nf.surname_pinyin,
-               m.id_number, m.id18, m.was15, dibao_id_status(m.id18, $asof::DATE),
-               CASE WHEN dibao_id_status(m.id18, $asof::DATE) IN ('valid', 'bad_check') THEN dibao_id_birth(m.id18) END,
-               CASE WHEN regexp_full_match(m.id18, '[0-9]{17}[0-9X]')
-                    THEN CASE WHEN CAST(substr(m.id18, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END END,
+               m.id_number, f.id_number, f.id_was_15, f.id_status, f.birth_date, f.sex,
                m.relation, m.is_beneficiary, coalesce(m.monthly_income, 0), m._row_number
-        FROM m JOIN raw_roster_households h ON h.household_id = m.household_id AND h.run_month = $m
+        FROM raw_roster_members m JOIN raw_roster_households h ON h.household_id = m.household_id AND h.run_month = $m
+        JOIN stg_id_forms f ON f.id_key = coalesce(m.id_number, '')
         LEFT JOIN name_forms nf ON nf.name = m.name
-    """, params)
+        WHERE m.run_month = $m
+    """, {"m": run_month})
     con.execute("DROP TABLE IF EXISTS stg_registry")
     if sources:
         union = " UNION ALL ".join(_person_select(s) for s in sources)
-        con.execute(_id_forms_sql(sources), params)
         con.execute(f"CREATE TABLE stg_registry AS {union}", {"m": run_month})
-        con.execute("DROP TABLE stg_id_forms")
     else:
         con.execute("""CREATE TABLE stg_registry (source VARCHAR, record_id VARCHAR, name VARCHAR,
             name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, surname_pinyin VARCHAR,
             id_raw VARCHAR, id_number VARCHAR, id_was_15 BOOLEAN, id_status VARCHAR, birth_date DATE, sex VARCHAR)""")
+    con.execute("DROP TABLE stg_id_forms")
     return {
         "members": con.execute("SELECT count(*) FROM stg_members WHERE run_month = $m", {"m": run_month}).fetchall()[0][0],
         "registry_rows": con.execute("SELECT count(*) FROM stg_registry").fetchall()[0][0],

@@ -208,6 +208,26 @@ def test_x01_staff_relative_filed_or_not(filed, found):
     assert (w.findings("X01") == [("H1", ben)]) is found
 
 
+@pytest.mark.parametrize("typo", ["swap_15_16", "birth_day"])
+def test_x01_finds_a_staff_member_whose_id_the_staff_list_mistyped(typo):
+    w = World()
+    ben = one_member(w, "H1", "赵敏")
+    staff = person_id(dt.date(1970, 1, 1))
+    while staff[14] == staff[15]:
+        staff = person_id(dt.date(1970, 1, 1))
+    if typo == "swap_15_16":  # digits 15 and 16 typed the wrong way round
+        typed = staff[:14] + staff[15] + staff[14] + staff[16:]
+    else:  # born on the 1st typed as the 2nd: another real date, so only the one-edit ID blocking finds it
+        typed = staff[:13] + "2" + staff[14:]
+    w.add("staff", name="赵强", id_number=typed, org="一元街道", role="低保经办人员")
+    w.add("hukou_members", name="赵强", id_number=staff, hukou_no="HK1", relation="户主")
+    w.add("hukou_members", name="赵敏", id_number=ben, hukou_no="HK1", relation="子女")
+    w.add("relative_filings", name="钱多", id_number=person_id(), staff_name="孙立", filed_on=dt.date(2024, 1, 1))
+    w.run()
+    assert w.con.execute("SELECT match_class FROM link_staff_hukou").fetchall() == [("probable",)]
+    assert w.findings("X01") == [("H1", ben)]
+
+
 def test_x02_same_person_in_two_active_households_with_a_15_digit_id():
     w = World()
     pid = person_id(dt.date(1955, 2, 3))
