@@ -87,10 +87,24 @@ def bool_value(s: pl.Expr) -> pl.Expr:
     return _half(s).str.to_lowercase().replace_strict(_BOOL, default=None, return_dtype=pl.Boolean)
 
 
+# Fast paths: the plain forms nearly every row of a large extract is written in, parsed with
+# one guarded strptime. Each gives a value only where the full parser above gives the same
+# value, and null otherwise; `parse_table` then runs the full parser on just those rows.
+_FAST = {
+    Kind.DATE: lambda s: pl.when(s.str.contains(r"^(?:19|20)\d{2}-\d{2}-\d{2}$")).then(
+        s.str.to_date("%Y-%m-%d", strict=False)),
+    Kind.MONTH: lambda s: pl.when(s.str.contains(r"^(?:19|20)\d{2}-?(?:0[1-9]|1[0-2])$")).then(
+        (s.str.replace("-", "", literal=True) + "01").str.to_date("%Y%m%d", strict=False)),
+    Kind.DECIMAL: lambda s: pl.when(s.str.contains(r"^-?\d{1,15}(?:\.\d{1,6})?$")).then(
+        s.cast(pl.Float64, strict=False)),
+}
+
+
 @dataclass(frozen=True)
 class Parsed:
     value: pl.Expr  # typed value, null when blank or unparseable
     problem: pl.Expr  # reason text, null when the cell is fine
+    flag: pl.Expr  # true when the cell has a problem: `problem` without building its text
 
 
 def _quoted(col: Column, raw: pl.Expr) -> pl.Expr:
@@ -98,16 +112,18 @@ def _quoted(col: Column, raw: pl.Expr) -> pl.Expr:
 
 
 def parse_column(
-    col: Column, raw: pl.Expr, numeric: pl.Expr | None = None, value_ref: pl.Expr | None = None
+    col: Column, raw: pl.Expr, numeric: pl.Expr | None = None, value_ref: pl.Expr | None = None,
+    fast: bool = False,
 ) -> Parsed:
-    """Value and problem expressions for one contract column read from the text expression `raw`.
+    """Value, problem and flag expressions for one contract column read from the text expression `raw`.
 
     `value_ref`, when given, is a column already holding the parsed value: the problem
-    expression then reads it instead of parsing again (parse_table computes values first)."""
+    expression then reads it instead of parsing again (parse_table computes values first).
+    `fast` parses with the column kind's fast path (`_FAST`): null where it is unsure."""
     s = raw.str.strip_chars()
     blank = s.is_null() | (s == "")
     if col.kind in (Kind.TEXT, Kind.ID):
-        value, bad = s, pl.lit(None, dtype=pl.String)
+        value, bad, flag = s, pl.lit(None, dtype=pl.String), pl.lit(False)
         if col.kind is Kind.ID:
             stored_as_number = s.str.contains(_SCI)
             if numeric is not None:
@@ -116,6 +132,7 @@ def parse_column(
             bad = pl.when(stored_as_number).then(
                 pl.format("{}{} ('{}'; store IDs as text)", pl.lit(col.chinese), lost, s)
             )
+            flag = stored_as_number
     else:
         builder, expected = {
             Kind.DATE: (date_value, f"is not a date ({DATE_EXPECTED})"),
@@ -123,16 +140,21 @@ def parse_column(
             Kind.DECIMAL: (decimal_value, f"is not a number ({DECIMAL_EXPECTED})"),
             Kind.BOOL: (bool_value, f"is not yes/no ({BOOL_EXPECTED})"),
         }[col.kind]
+        if fast and col.kind in _FAST:
+            builder = _FAST[col.kind]
         value = builder(s)
         parsed = value_ref if value_ref is not None else value
-        bad = pl.when(parsed.is_null()).then(pl.format("{} {}", _quoted(col, s), pl.lit(expected)))
+        flag = parsed.is_null()
+        bad = pl.when(flag).then(pl.format("{} {}", _quoted(col, s), pl.lit(expected)))
     dtype = _polars_type(col.kind)
     default = pl.lit(col.default, dtype=dtype) if col.default is not None else pl.lit(None, dtype=dtype)
     if col.required:
         problem = pl.when(blank).then(pl.lit(f"{describe(col)} is blank (required)")).otherwise(bad)
+        flag = blank | flag.fill_null(False)
     else:
         problem = pl.when(blank).then(pl.lit(None, dtype=pl.String)).otherwise(bad)
-    return Parsed(pl.when(blank).then(default).otherwise(value.cast(dtype)), problem)
+        flag = ~blank & flag.fill_null(False)
+    return Parsed(pl.when(blank).then(default).otherwise(value.cast(dtype)), problem, flag.fill_null(False))
 
 
 def _polars_type(kind: Kind) -> pl.DataType:
@@ -176,21 +198,22 @@ def parse_table(
     df = df.filter(~blank_row | pl.col(PROBLEM).str.starts_with("unterminated").fill_null(False))
     blank_rows = before - df.height
 
-    names: list[str] = []
-    problems: list[pl.Expr] = []
-    values: list[pl.Expr] = []
-    raws: list[pl.Expr] = []
     header_to_name = {hmap.headers[i]: name for name, i in hmap.source.items()}
-    problems.append(pl.col(PROBLEM))
-    names.append("")  # column taken from PROBLEM_COL below
-    raws.append(pl.lit(None, dtype=pl.String))
+    present = [(col, hmap.source[col.name]) for col in extract.columns if col.name in hmap.source]
+    df = _typed_values(df, extract, present)
+
+    # Every check as a cheap boolean over all rows; the reason texts only for the rows that fail.
+    names: list[str] = [""]  # column of the row-level problem: taken from PROBLEM_COL below
+    problems: list[pl.Expr] = [pl.col(PROBLEM)]
+    flags: list[pl.Expr] = [pl.col(PROBLEM).is_not_null()]
+    raws: list[pl.Expr] = [pl.lit(None, dtype=pl.String)]
     for col in extract.columns:
         i = hmap.source.get(col.name)
         raw_expr = pl.col(cell(i)) if i is not None else pl.lit(None, dtype=pl.String)
-        flag = pl.col(num_flag(i)) if i is not None and num_flag(i) in df.columns else None
-        p = parse_column(col, raw_expr, flag, value_ref=pl.col(f"_v_{col.name}"))
-        values.append(p.value.alias(f"_v_{col.name}"))
+        numeric = pl.col(num_flag(i)) if i is not None and num_flag(i) in df.columns else None
+        p = parse_column(col, raw_expr, numeric, value_ref=pl.col(f"_v_{col.name}"))
         problems.append(p.problem)
+        flags.append(p.flag)
         names.append(col.name)
         raws.append(raw_expr)
 
@@ -198,9 +221,11 @@ def parse_table(
     if key is not None and key in hmap.source:
         kcol = extract.column(key)
         k = pl.col(cell(hmap.source[key])).str.strip_chars()
-        first = pl.col(ROW).min().over(k)
+        df = df.with_columns(pl.col(ROW).min().over(k).alias("_first"))
+        first = pl.col("_first")
         dup = k.is_not_null() & (k != "") & (pl.col(ROW) != first)
         problems.append(pl.when(dup).then(pl.format("duplicate {} '{}', first at row {}", pl.lit(kcol.chinese), k, first)))
+        flags.append(dup)
         names.append(key)
         raws.append(k)
     if known_keys is not None and "household_id" in hmap.source:
@@ -214,11 +239,16 @@ def parse_table(
                 .otherwise(pl.format("household '{}' not in roster_households", k))
             )
         )
+        flags.append(orphan)
         names.append("household_id")
         raws.append(k)
 
-    df = df.with_columns(values)
-    df = df.with_columns(p.alias(f"_p{j}") for j, p in enumerate(problems))
+    df = df.with_columns(pl.any_horizontal(flags).fill_null(False).alias("_bad"))
+    loaded = df.filter(~pl.col("_bad")).select(
+        *(pl.col(f"_v_{c.name}").alias(c.name) for c in extract.columns), pl.lit(raw.source_file).alias("_source_file"), pl.col(ROW).alias("_row_number")
+    )
+    rejected = df.filter(pl.col("_bad"))
+    rejected = rejected.with_columns(p.alias(f"_p{j}") for j, p in enumerate(problems))
     ps = [pl.col(f"_p{j}") for j in range(len(problems))]
     reason = pl.concat_str(ps, separator="; ", ignore_nulls=True)
     row_problem_name = pl.col(PROBLEM_COL).replace_strict(header_to_name, default=pl.col(PROBLEM_COL))
@@ -229,23 +259,44 @@ def parse_table(
     value = pl.coalesce(
         [pl.when(p.is_not_null()).then(r) for p, r in zip(ps[1:], raws[1:], strict=True)]
     )
-    df = df.with_columns(_reason=reason)
-    bad = pl.col("_reason") != ""
-    loaded = df.filter(~bad).select(
-        *(pl.col(f"_v_{c.name}").alias(c.name) for c in extract.columns), pl.lit(raw.source_file).alias("_source_file"), pl.col(ROW).alias("_row_number")
-    )
     row_json = (
         pl.struct([pl.col(c).alias(h) for c, h in zip(cells, hmap.headers, strict=True)]).struct.json_encode()
         if cells else pl.lit("{}")
     )
-    quarantined = df.filter(bad).select(
+    quarantined = rejected.select(
         pl.col(ROW).alias("row_number"),
         column_name.alias("column_name"),
         value.alias("value"),
-        pl.col("_reason").alias("reason"),
+        reason.alias("reason"),
         row_json.alias("row_json"),
     )
-    held = None
+    held_keys = None
     if key is not None and key in hmap.source:
-        held = df.filter(bad).select(pl.col(cell(hmap.source[key])).str.strip_chars()).to_series()
-    return Split(loaded, quarantined, before - blank_rows, blank_rows, held)
+        held_keys = rejected.select(pl.col(cell(hmap.source[key])).str.strip_chars()).to_series()
+    return Split(loaded, quarantined, before - blank_rows, blank_rows, held_keys)
+
+
+def _typed_values(df: pl.DataFrame, extract: Extract, present: list[tuple[Column, int]]) -> pl.DataFrame:
+    """`_v_<column>` for every contract column: the fast path on all rows, the full parser on the rest.
+
+    The full parser (`parse_column`) runs only on rows where a fast path gave nothing for a
+    non-blank cell; on a clean extract of millions of rows that is none or a few."""
+    source = {col.name: i for col, i in present}
+    df = df.with_columns(
+        parse_column(col, pl.col(cell(source[col.name])) if col.name in source else pl.lit(None, dtype=pl.String),
+                     fast=True).value.alias(f"_v_{col.name}")
+        for col in extract.columns
+    )
+    slow = [(col, i) for col, i in present if col.kind in _FAST]
+    if not slow:
+        return df
+    unsure = pl.any_horizontal(
+        pl.col(f"_v_{col.name}").is_null() & (pl.col(cell(i)).str.strip_chars().fill_null("") != "") for col, i in slow
+    )
+    idx = df.select(pl.arg_where(unsure)).to_series()
+    if idx.len() == 0:
+        return df
+    full = df[idx].select(parse_column(col, pl.col(cell(i))).value.alias(f"_v_{col.name}") for col, i in slow)
+    return df.with_columns(
+        df.get_column(f"_v_{col.name}").clone().scatter(idx, full.get_column(f"_v_{col.name}")) for col, _ in slow
+    )

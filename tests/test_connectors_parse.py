@@ -6,6 +6,8 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.headers import header_key, map_headers
 from connectors.parse import parse_column
@@ -107,3 +109,54 @@ def test_headers_are_unambiguous_in_every_extract() -> None:
     for extract in EXTRACTS.values():
         keys = [header_key(x) for c in extract.columns for x in {c.name, c.chinese}]
         assert len(keys) == len(set(keys)), extract.name
+
+
+NEAR_FORMS = [
+    *(t for t, _ in DATES), "2024-03", "202403", "2024-3", "202413", "2024-00", "189912", "1900-01", "2099-12",
+    "2024-02-29", "2023-02-29", "2024-02-30", "1899-12-31", "20240229", "2024-12-31 ", "800", "-5", "-0", "00012.5",
+    "1234567890123456", "12.3456789", "1e5", "1,234.50", "８００", "+5", ".5", "5.", "2024-03-05T00:00:00",
+]
+
+
+@pytest.mark.parametrize("kind", [Kind.DATE, Kind.MONTH, Kind.DECIMAL])
+def test_fast_paths_give_the_full_parsers_value_or_nothing(kind: Kind) -> None:
+    """parse_table parses with a fast path and hands what it leaves to the full parser: where
+    the fast path gives a value it must be the full parser's value."""
+    col = Column("x", "x", kind)
+    out = pl.DataFrame({"v": NEAR_FORMS}, schema={"v": pl.String}).select(
+        parse_column(col, pl.col("v"), fast=True).value.alias("fast"), parse_column(col, pl.col("v")).value.alias("full"))
+    disagree = out.filter(pl.col("fast").is_not_null() & (pl.col("fast") != pl.col("full")).fill_null(True))
+    assert disagree.height == 0, disagree
+    assert out["fast"].drop_nulls().len() >= 3  # the plain forms do take the fast path
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.from_regex(r"\A-?[0-9]{1,4}[-.]?[0-9]{0,3}[-.]?[0-9]{0,3}\Z", fullmatch=True), min_size=1, max_size=40),
+       st.sampled_from([Kind.DATE, Kind.MONTH, Kind.DECIMAL]))
+def test_fast_paths_agree_on_generated_near_forms(texts: list[str], kind: Kind) -> None:
+    col = Column("x", "x", kind)
+    out = pl.DataFrame({"v": texts}, schema={"v": pl.String}).select(
+        parse_column(col, pl.col("v"), fast=True).value.alias("fast"), parse_column(col, pl.col("v")).value.alias("full"))
+    assert out.filter(pl.col("fast").is_not_null() & (pl.col("fast") != pl.col("full")).fill_null(True)).height == 0
+
+
+def test_rows_the_fast_path_leaves_are_parsed_in_full_in_place() -> None:
+    """Through parse_table: a column of mixed forms, most plain, comes out as the full parser reads it."""
+    from connectors.parse import parse_table
+    from connectors.readers import ROW, RawTable, cell
+
+    extract = EXTRACTS["pensions"]
+    hmap = map_headers([c.chinese for c in extract.columns], extract)
+    months = ["2026-10", "2026年9月", "202608", "２０２６－０７", "2026/6", "March", "202605", "2026.4"]
+    data = pl.DataFrame({
+        cell(0): [f"P{i}" for i in range(len(months))], cell(1): ["王伟"] * len(months),
+        cell(2): ["420102196005061234"] * len(months), cell(3): months, cell(4): ["1,000", "800"] * 4,
+        ROW: pl.Series(range(2, len(months) + 2), dtype=pl.Int32),
+    })
+    split = parse_table(RawTable("pensions.csv", "csv", hmap, data), extract)
+    got = dict(zip(split.loaded["record_id"], split.loaded["pay_month"], strict=True))
+    assert got == {"P0": dt.date(2026, 10, 1), "P1": dt.date(2026, 9, 1), "P2": dt.date(2026, 8, 1),
+                   "P3": dt.date(2026, 7, 1), "P4": dt.date(2026, 6, 1), "P6": dt.date(2026, 5, 1),
+                   "P7": dt.date(2026, 4, 1)}
+    assert split.quarantined["row_number"].to_list() == [7]
+    assert split.loaded["amount"].to_list() == [1000.0, 800.0, 1000.0, 800.0, 1000.0, 1000.0, 800.0]
