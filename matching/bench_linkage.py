@@ -76,7 +76,7 @@ def prepare(cache: Path, households: int, seed: int, month: str, registry_rows: 
     generated = subsample(con, truth, month, registry_rows, [s for s in PERSON_SOURCES])
     t2 = time.perf_counter()
     _say("staging ...")
-    counts = stage(con, month, _as_of(month))
+    counts = stage(con, month, _as_of(month), persist=True)  # the engines read it from the file
     t3 = time.perf_counter()
     con.execute("CHECKPOINT")
     con.close()
