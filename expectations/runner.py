@@ -175,6 +175,20 @@ def source_sql(suite: Suite, columns: set[str]) -> str:
     return with_id_status_sql(rows, "id_number") if suite.id_column in columns else rows
 
 
+def counted_source_sql(suite: Suite, columns: set[str]) -> str:
+    """`source_sql`'s rows for counting: the ID status computed once per distinct ID and joined
+    back (a pension register repeats each ID in every payment row: 6.8 million rows, 0.4 million
+    IDs; per row this was 6 of the gate's 16 seconds at city scale). Rows come out in no set
+    order, so the example rows, which take the first failing rows, read `source_sql`."""
+    if suite.id_column not in columns:
+        return source_sql(suite, columns)
+    table = q(raw_table(suite.extract))
+    ids = f"SELECT DISTINCT coalesce(id_number, '') AS id_number FROM {table} WHERE run_month = $run_month"
+    status = f"SELECT id_number AS __id_key, {_ID_STATUS} FROM ({with_id_status_sql(ids, 'id_number')})"
+    return (f"SELECT r.*, s.{_ID_STATUS} FROM {table} r JOIN ({status}) s ON s.__id_key = coalesce(r.id_number, '') "
+            "WHERE r.run_month = $run_month")
+
+
 def profile_sql(suite: Suite, columns: set[str], window: Window) -> str:
     """One aggregate query counting, in a single scan, the failing rows of every per-row expectation."""
     parts = ["count(*) AS rows"]
@@ -187,7 +201,7 @@ def profile_sql(suite: Suite, columns: set[str], window: Window) -> str:
     if suite.id_column in columns:
         parts.append(f"count(*) FILTER (WHERE {_ID_STATUS} = 'blank') AS id_blank")
         parts.append(f"count(*) FILTER (WHERE {_ID_STATUS} = 'valid') AS id_valid")
-    return f"WITH src AS ({source_sql(suite, columns)})\nSELECT {', '.join(parts)}\nFROM src"
+    return f"WITH src AS ({counted_source_sql(suite, columns)})\nSELECT {', '.join(parts)}\nFROM src"
 
 
 def members_households_sql() -> str:

@@ -65,3 +65,22 @@ def test_generated_ids_and_their_typos_agree():
     statuses = _sql_statuses(values)
     assert statuses == [normalize(v).status.value for v in values]
     assert statuses.count("valid") >= 400  # every generated ID passes
+
+
+def test_the_gate_counts_id_statuses_per_distinct_id_as_it_would_per_row():
+    """profile_sql joins a per-distinct-ID status back to the rows: the counts equal the per-row ones."""
+    from expectations.runner import counted_source_sql, source_sql
+    from expectations.suites import SUITES
+
+    con = duckdb.connect()
+    install_macros(con)
+    con.execute("CREATE TABLE raw_pensions (run_month VARCHAR, record_id VARCHAR, id_number VARCHAR)")
+    rows = [("2026-10", f"P{i}", LITERALS[i % len(LITERALS)]) for i in range(200)] + [("2026-09", "X", VALID)]
+    con.executemany("INSERT INTO raw_pensions VALUES (?, ?, ?)", rows)
+    suite, columns = SUITES["pensions"], {"run_month", "record_id", "id_number"}
+    params = {"run_month": "2026-10"}
+    per_row = con.execute(f"SELECT __id_status, count(*) FROM ({source_sql(suite, columns)}) GROUP BY 1 ORDER BY 1",
+                          params).fetchall()
+    per_id = con.execute(f"SELECT __id_status, count(*) FROM ({counted_source_sql(suite, columns)}) GROUP BY 1 "
+                         "ORDER BY 1", params).fetchall()
+    assert per_id == per_row and sum(n for _, n in per_row) == 200 and len(per_row) >= 4
