@@ -195,14 +195,15 @@ def parse_table(
     cells = [cell(i) for i in range(n)]
     blank_row = pl.all_horizontal([pl.col(c).fill_null("").str.strip_chars() == "" for c in cells]) if cells else pl.lit(True)
     before = df.height
-    df = df.filter(~blank_row | pl.col(PROBLEM).str.starts_with("unterminated").fill_null(False))
-    blank_rows = before - df.height
+    kept = df.lazy().filter(~blank_row | pl.col(PROBLEM).str.starts_with("unterminated").fill_null(False))
 
     header_to_name = {hmap.headers[i]: name for name, i in hmap.source.items()}
     present = [(col, hmap.source[col.name]) for col in extract.columns if col.name in hmap.source]
-    df = _typed_values(df, extract, present)
+    df = _typed_values(kept, extract, present)
+    blank_rows = before - df.height
 
     # Every check as a cheap boolean over all rows; the reason texts only for the rows that fail.
+    checks: list[pl.Expr] = []
     names: list[str] = [""]  # column of the row-level problem: taken from PROBLEM_COL below
     problems: list[pl.Expr] = [pl.col(PROBLEM)]
     flags: list[pl.Expr] = [pl.col(PROBLEM).is_not_null()]
@@ -221,7 +222,7 @@ def parse_table(
     if key is not None and key in hmap.source:
         kcol = extract.column(key)
         k = pl.col(cell(hmap.source[key])).str.strip_chars()
-        df = df.with_columns(pl.col(ROW).min().over(k).alias("_first"))
+        checks = [pl.col(ROW).min().over(k).alias("_first")]
         first = pl.col("_first")
         dup = k.is_not_null() & (k != "") & (pl.col(ROW) != first)
         problems.append(pl.when(dup).then(pl.format("duplicate {} '{}', first at row {}", pl.lit(kcol.chinese), k, first)))
@@ -243,7 +244,8 @@ def parse_table(
         names.append("household_id")
         raws.append(k)
 
-    df = df.with_columns(pl.any_horizontal(flags).fill_null(False).alias("_bad"))
+    # lazily, so that polars computes each stripped cell once for all the checks that read it
+    df = df.lazy().with_columns(checks).with_columns(pl.any_horizontal(flags).fill_null(False).alias("_bad")).collect()
     loaded = df.filter(~pl.col("_bad")).select(
         *(pl.col(f"_v_{c.name}").alias(c.name) for c in extract.columns), pl.lit(raw.source_file).alias("_source_file"), pl.col(ROW).alias("_row_number")
     )
@@ -276,17 +278,17 @@ def parse_table(
     return Split(loaded, quarantined, before - blank_rows, blank_rows, held_keys)
 
 
-def _typed_values(df: pl.DataFrame, extract: Extract, present: list[tuple[Column, int]]) -> pl.DataFrame:
+def _typed_values(rows: pl.LazyFrame, extract: Extract, present: list[tuple[Column, int]]) -> pl.DataFrame:
     """`_v_<column>` for every contract column: the fast path on all rows, the full parser on the rest.
 
     The full parser (`parse_column`) runs only on rows where a fast path gave nothing for a
     non-blank cell; on a clean extract of millions of rows that is none or a few."""
     source = {col.name: i for col, i in present}
-    df = df.with_columns(
+    df = rows.with_columns(
         parse_column(col, pl.col(cell(source[col.name])) if col.name in source else pl.lit(None, dtype=pl.String),
                      fast=True).value.alias(f"_v_{col.name}")
         for col in extract.columns
-    )
+    ).collect()
     slow = [(col, i) for col, i in present if col.kind in _FAST]
     if not slow:
         return df
