@@ -239,6 +239,9 @@ def serve(
     api_url: Annotated[str | None, typer.Option("--api-url", help="a running Prefect server's API, e.g. "
                                                 "http://127.0.0.1:4200/api (default: PREFECT_API_URL, or a "
                                                 "server started here)")] = None,
+    cron: Annotated[str, typer.Option("--cron", help="when to run, a cron expression (default: 02:00 on the 1st; "
+                                      "'* * * * *' fires every minute, to watch it work)")] = "0 2 1 * *",
+    timezone: Annotated[str, typer.Option("--timezone", help="the cron's time zone")] = "Asia/Shanghai",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the monthly verification on a schedule: 02:00 on the 1st (Asia/Shanghai), for the month just ended."""
@@ -247,15 +250,14 @@ def serve(
     prefect_env.configure(db, verbose)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("great_expectations").setLevel(logging.INFO if verbose else logging.WARNING)
-    from flows.schedule import CRON, TIMEZONE
     from flows.schedule import serve as serve_schedule
 
     if not data.is_dir():
         fail(DibaoError(f"'--data' must be a folder of extracts, {str(data)!r} is not one"))
-    console.print(f"serving the monthly verification: cron '{CRON}' ({TIMEZONE}), data {data}, db {db}, out {out}; "
+    console.print(f"serving the monthly verification: cron '{cron}' ({timezone}), data {data}, db {db}, out {out}; "
                   "Ctrl+C stops")
     try:
-        serve_schedule(data, db, out, policy, api_url)
+        serve_schedule(data, db, out, policy, api_url, cron=cron, timezone=timezone)
     except DibaoError as exc:
         fail(exc)
 

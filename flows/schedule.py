@@ -38,6 +38,10 @@ DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 SERVER_START_TIMEOUT = 60.0  # seconds; Prefect 3.9's server took about 11 s to come up here
 
 
+class BadSchedule(DibaoError):
+    """A cron expression or time zone that cannot be used."""
+
+
 class ServerUnavailable(DibaoError):
     """No Prefect server answers at the API URL, and none could be started."""
 
@@ -114,10 +118,18 @@ def build_deployment(data_dir: str | Path, db_path: str | Path, out_dir: str | P
     from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
 
-    ZoneInfo(timezone)  # an unknown zone fails here, with the zone's name
+    try:
+        ZoneInfo(timezone)
+    except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise BadSchedule(f"'--timezone' {timezone!r} is not a time zone (e.g. Asia/Shanghai)") from exc
+    try:
+        schedule = Cron(cron, timezone=timezone)
+    except ValueError as exc:
+        raise BadSchedule(f"'--cron' {cron!r} is not a cron expression (minute hour day month weekday, "
+                          "e.g. '0 2 1 * *')") from exc
     return scheduled_flow().to_deployment(
         name=name,
-        schedules=[Cron(cron, timezone=timezone)],
+        schedules=[schedule],
         parameters=deployment_parameters(data_dir, db_path, out_dir, policy_path),
         description="Verify the roster as of the last day of the month just ended (Asia/Shanghai).",
         tags=["dibao"],
@@ -194,7 +206,7 @@ def stop_server(process: subprocess.Popen | None) -> None:
 
 
 def serve(data_dir: Path, db_path: Path, out_dir: Path | None, policy_path: Path | None,
-          api_url: str | None = None) -> None:
+          api_url: str | None = None, cron: str = CRON, timezone: str = TIMEZONE) -> None:
     """Serve the monthly deployment until interrupted (blocks). Starts a server if none is given or running."""
     import signal
 
@@ -205,7 +217,8 @@ def serve(data_dir: Path, db_path: Path, out_dir: Path | None, policy_path: Path
     try:
         from prefect import serve as prefect_serve
 
-        prefect_serve(build_deployment(data_dir, db_path, out_dir, policy_path), print_starting_message=False)
+        prefect_serve(build_deployment(data_dir, db_path, out_dir, policy_path, cron=cron, timezone=timezone),
+                      print_starting_message=False)
     finally:
         stop_server(process)
 

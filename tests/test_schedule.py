@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from connectors.errors import DibaoError
 from flows.monthly import BadArgument
 from flows.schedule import (
     CRON,
@@ -84,8 +85,17 @@ def test_the_entrypoint_loads_the_scheduled_flow(prefect_home):
 def test_build_deployment_rejects_an_unknown_timezone(prefect_home):
     from flows.schedule import build_deployment
 
-    with pytest.raises(Exception, match="Mars"):
+    with pytest.raises(DibaoError, match="Mars"):
         build_deployment("data", "x.duckdb", timezone="Mars/Olympus")
+
+
+def test_build_deployment_takes_another_cron_and_rejects_a_bad_one(prefect_home):
+    from flows.schedule import build_deployment
+
+    deployment = build_deployment("data", "x.duckdb", cron="* * * * *", timezone="UTC")
+    assert (deployment.schedules[0].schedule.cron, deployment.schedules[0].schedule.timezone) == ("* * * * *", "UTC")
+    with pytest.raises(DibaoError, match="'--cron' '61 \\* \\* \\* \\*' is not a cron expression"):
+        build_deployment("data", "x.duckdb", cron="61 * * * *")
 
 
 def test_ensure_server_refuses_an_explicit_url_that_does_not_answer(monkeypatch):
