@@ -43,6 +43,7 @@ bench-linkage: $(BENCH_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy flows connectors matching expectations sample_data reports
 
 clean:
 	rm -rf $(OUT) .pytest_cache

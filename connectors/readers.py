@@ -131,6 +131,7 @@ def read_csv(path: Path, extract: Extract) -> RawTable:
         data = _read_body(utf8, path.name, width, wanted) if wanted else _empty(width)
         if unterminated:
             data = pl.concat([data, _cut_off_row(utf8, width, records + 1)], how="diagonal")
+    counts: pl.Expr | pl.Series
     if data.height != records:
         raw.notes.append(f"field counts not checked: {records} records by line, {data.height} parsed")
         counts = pl.lit(None, dtype=pl.Int64)
@@ -156,7 +157,7 @@ def _read_body(path: Path, name: str, width: int, n_rows: int) -> pl.DataFrame:
 
 def _cut_off_row(path: Path, width: int, row_number: int) -> pl.DataFrame:
     cells = (_last_record(path) + [""] * width)[:width]
-    row = {cell(i): [v] for i, v in enumerate(cells)}
+    row: dict[str, list[str] | list[int]] = {cell(i): [v] for i, v in enumerate(cells)}
     row[ROW] = [row_number]
     return pl.DataFrame(row, schema={**{cell(i): pl.String for i in range(width)}, ROW: pl.Int32}).with_columns(
         _cut=pl.lit(True)
@@ -306,26 +307,26 @@ def read_parquet(path: Path, extract: Extract) -> RawTable:
     for i, (name, dtype) in enumerate(df.schema.items()):
         c = pl.col(name)
         if dtype == pl.Date:
-            e = c.dt.strftime("%Y-%m-%d")
+            text = c.dt.strftime("%Y-%m-%d")
         elif isinstance(dtype, pl.Datetime):
-            e = c.dt.strftime("%Y-%m-%d %H:%M:%S")
+            text = c.dt.strftime("%Y-%m-%d %H:%M:%S")
         elif dtype == pl.Boolean:
-            e = pl.when(c).then(pl.lit("true")).when(~c).then(pl.lit("false"))
+            text = pl.when(c).then(pl.lit("true")).when(~c).then(pl.lit("false"))
         elif dtype.is_float():
-            e = pl.when(c.is_not_null() & (c == c.floor()) & (c.abs() < 1e15)).then(
+            text = pl.when(c.is_not_null() & (c == c.floor()) & (c.abs() < 1e15)).then(
                 c.cast(pl.Int64, strict=False).cast(pl.String)
             ).otherwise(c.cast(pl.String))
             if i in id_cols:
                 flags.append(c.is_not_null().alias(num_flag(i)))
         elif dtype.is_integer():
-            e = c.cast(pl.String)
+            text = c.cast(pl.String)
             if i in id_cols:
                 notes.append(f"'{hmap.headers[i]}' is stored as integers: leading zeros, if any, are lost")
         elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum | pl.Decimal | pl.Null):
-            e = c.cast(pl.String)
+            text = c.cast(pl.String)
         else:
             raise UnreadableFile(f"{path.name}: column '{name}' has type {dtype}, which cannot be read as text")
-        exprs.append(e.alias(cell(i)))
+        exprs.append(text.alias(cell(i)))
     data = df.select(
         *exprs, pl.int_range(2, pl.len() + 2, dtype=pl.Int32).alias(ROW), *flags
     )

@@ -193,7 +193,7 @@ def runs(
     """List the recorded runs, newest first: when, status, message and findings per rule."""
     from rich.table import Table
 
-    from flows.database import open_database
+    from flows.database import one_row, open_database
     from flows.monthly import check_month
 
     try:
@@ -201,8 +201,7 @@ def runs(
             check_month(month)
         con = open_database(db, read_only=True)
         try:
-            has_runs = con.execute("SELECT count(*) FROM information_schema.tables "
-                                   "WHERE table_name = 'runs'").fetchone()[0]
+            has_runs = one_row(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'")[0]
             if not has_runs:
                 raise DibaoError(f"{db}: no runs recorded yet (no `runs` table)")
             rows = con.execute("""SELECT run_id, run_month, started_at, ended_at, status, message, findings::VARCHAR

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -35,7 +36,8 @@ def open_database(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyC
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    config = {} if read_only or path.exists() else {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {} if read_only or path.exists() else {"storage_compatibility_version": STORAGE_COMPATIBILITY})
     config["memory_limit"] = memory_limit()
     try:
         return duckdb.connect(str(path), read_only=read_only, config=config)
@@ -49,3 +51,11 @@ def open_database(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyC
         raise DibaoError(f"{path}: cannot open the database ({exc})") from None
     except duckdb.ParserException as exc:  # the memory limit is the only value we pass that DuckDB parses
         raise DibaoError(f"memory limit {memory_limit()!r} (DIBAO_MEMORY_LIMIT or --memory-limit): {exc}") from None
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...]:
+    """The single row of an aggregate query (which always has one)."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise RuntimeError(f"expected one row from: {' '.join(sql.split())[:120]}")
+    return row

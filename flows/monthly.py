@@ -84,7 +84,7 @@ def step_gate(con: duckdb.DuckDBPyConnection, month: str, policy: Policy):
 def step_link(con: duckdb.DuckDBPyConnection, month: str, policy: Policy,
               mapper: PartitionMapper | None = None, progress: Reporter | None = None) -> dict[str, Any]:
     ctx = RunContext(month, policy)
-    counts = stage(con, month, ctx.as_of.isoformat())
+    counts: dict[str, Any] = dict(stage(con, month, ctx.as_of.isoformat()))
     report = progress or Silent()
     results = link_month(con, month, policy, mapper=mapper, on_source=lambda source, res: report.advance(
         "link", f"{source}: {sum(res.linked.get(c, 0) for c in ('exact', 'probable')):,} linked"))
@@ -284,8 +284,9 @@ def prefect_flow(task_runner: str = "none", dask_address: str | None = None, pro
 
     from flows.linkage_tasks import link_partition as partition_task
 
-    tasks = {fn: task(fn, name=fn.__name__.removeprefix("step_"), cache_policy=NO_CACHE, persist_result=False)
-             for fn in (step_load, step_gate, step_link, step_rules, step_reports)}
+    steps: tuple[Callable[..., Any], ...] = (step_load, step_gate, step_link, step_rules, step_reports)
+    tasks = {fn: task(name=fn.__name__.removeprefix("step_"), cache_policy=NO_CACHE, persist_result=False)(fn)
+             for fn in steps}
     runner = make_task_runner(task_runner, dask_address) if task_runner != "none" else None
 
     def call(fn: Callable[..., Any], *args: Any) -> Any:

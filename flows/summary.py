@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from flows.database import open_database
+from flows.database import one_row, open_database
 from matching.rule_titles import RULE_TITLES
 
 
@@ -18,11 +18,11 @@ def print_run_summary(console: Console, db: Path, month: str, run_id: str, workb
             SELECT rule, count(*) FILTER (WHERE match_class IN ('exact', 'probable')),
                    count(*) FILTER (WHERE match_class = 'possible')
             FROM flags WHERE run_month = ? GROUP BY rule""", [month]).fetchall())
-        households = con.execute("""SELECT count(*) FILTER (WHERE status = '在保'), count(*)
-                                    FROM raw_roster_households WHERE run_month = ?""", [month]).fetchone()
-        flagged = con.execute("""SELECT count(DISTINCT household_id) FROM flags
-                                 WHERE run_month = ? AND match_class IN ('exact', 'probable')""", [month]).fetchone()[0]
-        quarantined = con.execute("SELECT count(*) FROM quarantine WHERE run_month = ?", [month]).fetchone()[0]
+        households = one_row(con, """SELECT count(*) FILTER (WHERE status = '在保'), count(*)
+                                     FROM raw_roster_households WHERE run_month = ?""", [month])
+        flagged = one_row(con, """SELECT count(DISTINCT household_id) FROM flags
+                                  WHERE run_month = ? AND match_class IN ('exact', 'probable')""", [month])[0]
+        quarantined = one_row(con, "SELECT count(*) FROM quarantine WHERE run_month = ?", [month])[0]
         run = con.execute("SELECT findings FROM runs WHERE run_id = ?", [run_id]).fetchone()
     finally:
         con.close()
