@@ -36,8 +36,10 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # ---------------------------------------------------------------- SQL builders
 
 
-def _q(name: str) -> str:
+def quote_ident(name: str) -> str:
+    """A SQL identifier, double-quoted (the project's one quoting helper)."""
     return '"' + name.replace('"', '""') + '"'
+
 
 
 def raw_table(extract: Extract) -> str:
@@ -50,17 +52,17 @@ def raw_columns(extract: Extract) -> list[tuple[str, str]]:
 
 
 def create_table_sql(table: str, columns: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> str:
-    body = ", ".join(f"{_q(n)} {t}" for n, t in columns)
-    return f"CREATE TABLE IF NOT EXISTS {_q(table)} ({body})"
+    body = ", ".join(f"{quote_ident(n)} {t}" for n, t in columns)
+    return f"CREATE TABLE IF NOT EXISTS {quote_ident(table)} ({body})"
 
 
 def delete_month_sql(table: str) -> str:
-    return f"DELETE FROM {_q(table)} WHERE run_month = ?"
+    return f"DELETE FROM {quote_ident(table)} WHERE run_month = ?"
 
 
 def insert_sql(table: str, columns: list[str], view: str) -> str:
-    cols = ", ".join(_q(c) for c in columns)
-    return f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM {_q(view)}"
+    cols = ", ".join(quote_ident(c) for c in columns)
+    return f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {quote_ident(view)}"
 
 
 # ---------------------------------------------------------------- discovery

@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from connectors.load import quote_ident as q
 from connectors.schemas import EXTRACTS, Kind
 from expectations.suites import (
     ACTIVE_STATUS,
@@ -92,11 +93,6 @@ class Judged:
 
 
 # ---------------------------------------------------------------- SQL builders
-
-def q(ident: str) -> str:
-    """Quote an identifier."""
-    return '"' + ident.replace('"', '""') + '"'
-
 
 def lit(text: str) -> str:
     """Quote a string literal."""

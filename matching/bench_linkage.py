@@ -228,11 +228,13 @@ def run_splink(db: Path, month: str, out: Path, u_pairs: float, em_pairs: float,
     from splink import DuckDBAPI, Linker, block_on
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
+    from matching.linkage import REGISTRY_KEY
+
     con = _copy_staged(db, month)
     t0 = time.perf_counter()
     # Blank IDs become NULL so that no blocking rule joins '' to ''; the dataset names order members left.
     con.execute(SPLINK_INPUT_SQL.format(table="a_members", key="member_key", source="stg_members"))
-    con.execute(SPLINK_INPUT_SQL.format(table="b_registry", key="source || '|' || record_id", source="stg_registry"))
+    con.execute(SPLINK_INPUT_SQL.format(table="b_registry", key=REGISTRY_KEY, source="stg_registry"))  # our key
     db_api = DuckDBAPI(con)
     left = db_api.register("a_members", dataset_display_name="a_members")
     right = db_api.register("b_registry", dataset_display_name="b_registry")

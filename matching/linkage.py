@@ -63,6 +63,7 @@ U_ID_START = {"null": 0.05, "exact": 1e-7, "exact_15": 1e-8, "one_substitution":
               "same_birth_sex": 2e-5, "different": 0.95}
 U_NAME_START = {"null": 0.01, "exact": 2e-4, "simplified": 1e-5, "homophone": 1e-4, "one_char": 2e-3,
                 "similar": 5e-3, "different": 0.98}
+MATCH_PROBABILITY_LABEL = "匹配概率"  # ends every link's evidence; the worklists look for it
 U_PSEUDO = 100_000.0  # pseudo-pairs behind the u starting values
 
 
@@ -127,8 +128,9 @@ def name_blocked_id_levels_sql(seed: int) -> str:
     equal those of levelling every pair."""
     return f"""
 WITH lv AS MATERIALIZED (SELECT * FROM L WHERE id_status = 'valid'),
-     rs AS MATERIALIZED (SELECT * FROM ({sample_sql('R', NAME_BLOCKED_SAMPLE_ROWS, seed)})
-            WHERE NOT coalesce(id_number = '' OR id_status = 'bad_format', FALSE)),
+     rs AS MATERIALIZED (SELECT r.* FROM ({sample_sql('R', NAME_BLOCKED_SAMPLE_ROWS, seed)}) r,
+                              (SELECT 'valid' AS id_status) l  -- beside a valid member: not at the 'null' level
+                         WHERE NOT coalesce({ID_COMPARISON.level('null').condition}, FALSE)),
      total AS (SELECT coalesce(sum(nl * nr), 0) AS n
                FROM (SELECT name_pinyin, count(*) AS nl FROM lv GROUP BY 1) a
                JOIN (SELECT name_pinyin, count(*) AS nr FROM rs GROUP BY 1) b ON b.name_pinyin = a.name_pinyin),
@@ -279,7 +281,7 @@ SELECT *,
         WHEN probability >= $possible THEN 'possible'
     END AS match_class,
     {_label_sql(ID_COMPARISON, 'id_level')} || '；' || {_label_sql(NAME_COMPARISON, 'name_level')}
-        || '；匹配概率' || printf('%.3f', probability) AS evidence
+        || '；{MATCH_PROBABILITY_LABEL}' || printf('%.3f', probability) AS evidence
 FROM s"""
 
 
@@ -327,7 +329,7 @@ def registry_sample_sql(rows: int, seed: int) -> str:
     """`sample_sql` over `REGISTRY_SQL`, the same rows, found by row id: ordering 23 million
     whole rows to keep 300,000 took 8.5 s of a city run, ordering their row ids 3.3 s."""
     return (f"{REGISTRY_SQL} WHERE rowid IN (SELECT rowid FROM stg_registry "
-            f"ORDER BY hash(source || '|' || record_id || '#{seed}') LIMIT {rows})")
+            f"ORDER BY hash({REGISTRY_KEY} || '#{seed}') LIMIT {rows})")
 
 
 def estimate(con: duckdb.DuckDBPyConnection, left_sql: str, right_sql: str, policy: Policy,
@@ -384,7 +386,8 @@ def _person_cols(prefix: str = "") -> str:
 
 MEMBERS_SQL = (f"SELECT member_key AS key, household_id, {_person_cols()} FROM stg_members "
                "WHERE run_month = '{month}'")
-REGISTRY_SQL = f"SELECT source || '|' || record_id AS key, source, record_id, {_person_cols()} FROM stg_registry"
+REGISTRY_KEY = "source || '|' || record_id"  # a registry row's key in every linkage job
+REGISTRY_SQL = f"SELECT {REGISTRY_KEY} AS key, source, record_id, {_person_cols()} FROM stg_registry"
 PART_SQL = """SELECT r.source, r.record_id, b.l_key, b.match_class, b.probability, b.id_level, b.name_level,
                      b.block_rule, b.evidence
               FROM link_best b JOIN R r ON r.key = b.r_key"""
@@ -469,8 +472,8 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
         FROM link_best b""", {"m": run_month})
 
     # Staff against household-registration rows (for X01).
-    hukou = f"SELECT source || '|' || record_id AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'hukou_members'"
-    staff = f"SELECT source || '|' || record_id AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'staff'"
+    hukou = f"SELECT {REGISTRY_KEY} AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'hukou_members'"
+    staff = f"SELECT {REGISTRY_KEY} AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'staff'"
     # The ID neighbourhood is built on the staff side (a thousand rows; household registration
     # is millions): a staff ID the staff list mistyped is still found, as `probable`.
     res, _ = run_job(con, "staff", hukou, staff, policy, model, neighbourhood="right")

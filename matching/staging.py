@@ -18,16 +18,13 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from connectors.load import quote_ident
 from connectors.schemas import EXTRACTS, REGISTRIES
 from matching import names
 from matching.sql_macros import install_macros
 
 # Registries whose rows name a person to be linked to the roster.
 PERSON_SOURCES: tuple[str, ...] = tuple(r for r in REGISTRIES if EXTRACTS[r].person or r == "complaints")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -134,7 +131,7 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: b
     """, {"m": run_month})
     con.execute("DROP TABLE IF EXISTS temp.main.stg_registry")
     database = con.execute("SELECT current_database()").fetchall()[0][0]
-    con.execute(f"DROP TABLE IF EXISTS {_q(database)}.main.stg_registry")  # kept by an earlier version or a bench
+    con.execute(f"DROP TABLE IF EXISTS {quote_ident(database)}.main.stg_registry")  # kept by an earlier version or a bench
     kind = "TABLE" if persist else "TEMP TABLE"
     if sources:
         union = " UNION ALL ".join(_person_select(s) for s in sources)

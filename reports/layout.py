@@ -54,7 +54,7 @@ WORKLIST_COLUMNS: tuple[WorklistColumn, ...] = (
 )
 
 REVIEW_HEADERS: tuple[tuple[str, float], ...] = (
-    ("序号", 5), ("低保户编号", 15), ("家庭住址", 16), ("成员姓名", 10), ("身份证号(脱敏)", 21),
+    (SEQ.header, SEQ.width), (HOUSEHOLD.header, HOUSEHOLD.width), (ADDRESS.header, ADDRESS.width), ("成员姓名", 10), ("身份证号(脱敏)", 21),
     ("疑点", 26), ("数据来源", 12), ("来源记录编号", 14), ("匹配度", 8), ("匹配说明", 60),
 )
 

@@ -27,6 +27,7 @@ import polars as pl
 
 from connectors.schemas import EXTRACTS
 from matching.ids import mask
+from matching.linkage import MATCH_PROBABILITY_LABEL
 from matching.rule_titles import RULE_TITLES
 from reports import layout as L
 from reports.common import (
@@ -101,8 +102,8 @@ def finding_line(f: dict) -> str:
     """One line of the 疑点 cell: rule, who, the evidence and how well it matched."""
     who = f"{f['member_name'] or '（姓名未知）'} {mask(f['id_number'])}".strip() if f["id_number"] else "全户"
     evidence = redact_ids(f["evidence"]).replace(chr(10), " ")
-    # A linked finding's evidence already ends with the link's 匹配概率: one number, not two.
-    score = "" if "匹配概率" in evidence else f"（匹配度 {f['match_score']:.2f}）"
+    # A linked finding's evidence already ends with the link's match probability: one number, not two.
+    score = "" if MATCH_PROBABILITY_LABEL in evidence else f"（匹配度 {f['match_score']:.2f}）"
     return f"【{rule_label(f['rule'])}】{who}：{evidence}{score}"
 
 
