@@ -258,3 +258,21 @@ def test_x01_is_off_without_the_filings_extract():
     w.add("hukou_members", name="赵强", id_number=staff, hukou_no="HK1", relation="户主")
     w.run()
     assert w.findings("X01") == []
+
+
+def test_x02_same_person_in_two_households_one_id_with_two_digits_swapped():
+    """Duplicate enrolment through the one-edit ID blocking (its neighbourhood is built on the
+    failing IDs' side in this job): the swap is found, the valid neighbour is not."""
+    w = World()
+    pid = person_id(dt.date(1962, 7, 9))
+    while pid[10] == pid[11]:
+        pid = person_id(dt.date(1962, 7, 9))
+    swapped = pid[:10] + pid[11] + pid[10] + pid[12:]  # month digits swapped: 07 -> 70, an impossible date
+    w.household("H1", [("刘芳", pid)])
+    w.household("H2", [("刘芳", swapped)])
+    w.run()
+    blocked = w.con.execute("SELECT candidate_pairs FROM link_blocking WHERE job = 'members' "
+                            "AND rule = 'id_one_edit'").fetchone()[0]
+    pairs = w.con.execute("SELECT id_level, match_class FROM link_member_pairs").fetchall()
+    assert blocked == 1 and pairs == [("transposition", "probable")]
+    assert w.findings("X02") == [("H1", pid), ("H2", swapped)]
