@@ -21,25 +21,48 @@ class BlockingRule:
         return self.sql
 
 
+def id_code_sql(id_number: str) -> str:
+    """An 18-character ID (17 digits and a digit or X) as one BIGINT: the 17 digits × 11 + the
+    check character (X = 10). Equal IDs have equal codes and different IDs different codes."""
+    return (f"(TRY_CAST(substr({id_number}, 1, 17) AS BIGINT) * 11 "
+            f"+ CASE substr({id_number}, 18, 1) WHEN 'X' THEN 10 ELSE TRY_CAST(substr({id_number}, 18, 1) AS BIGINT) END)")
+
+
 def id_variants_sql(table: str, source: str) -> str:
-    """`table` (key, variant): every ID one substitution or one adjacent swap away from the
-    IDs of `source` (a query with `key` and `id_number`). Both edits are symmetric, so the
-    neighbourhood can be built on either side of a job: on the left's valid IDs
-    (`link_id_variants`, built once for the members and reused for every registry) or on the
-    right's IDs that fail their check (`link_id_variants_r`, when the right side is the small
-    one: the staff list against household registration)."""
+    """`table` (key, variant): the code (`id_code_sql`) of every ID one substitution or one
+    adjacent swap away from the IDs of `source` (a query with `key` and an 18-character
+    `id_number`, 17 digits and a digit or X). Both edits are symmetric, so the neighbourhood
+    can be built on either side of a job: on the left's valid IDs (`link_id_variants`, built
+    once for the members and reused for every registry) or on the right's IDs that fail their
+    check (`link_id_variants_r`, when the right side is the small one: the staff list against
+    household registration).
+
+    Computed on integer codes: the 150,000 members' 27 million neighbours took 2.3 s of a
+    city run as strings. `tests/test_blocking.py` proves the codes are those of the strings
+    the edits give, with X written only as the check character."""
     return f"""
 CREATE OR REPLACE TEMP TABLE {table} AS
-SELECT key, substr(id_number, 1, p - 1) || c || substr(id_number, p + 1) AS variant
-FROM ({source}) s,
-     range(1, 19) t(p),
-     (SELECT unnest(['0','1','2','3','4','5','6','7','8','9','X']) AS c) d
-WHERE c <> substr(id_number, p, 1) AND (c <> 'X' OR p = 18)
+WITH s AS (SELECT key, CAST(substr(id_number, 1, 17) AS BIGINT) AS n,
+                  CASE substr(id_number, 18, 1) WHEN 'X' THEN 10 ELSE CAST(substr(id_number, 18, 1) AS BIGINT) END
+                      AS ck
+           FROM ({source}) WHERE regexp_full_match(id_number, '[0-9]{{17}}[0-9X]')),
+     d AS (SELECT key, n, ck, p, (n // CAST(10 ** (17 - p) AS BIGINT)) % 10 AS digit,
+                  CAST(10 ** (17 - p) AS BIGINT) AS w
+           FROM s, range(1, 18) t(p))
+-- one of the 17 digits replaced
+SELECT key, (n + (c - digit) * w) * 11 + ck AS variant
+FROM d, range(0, 10) v(c) WHERE c <> digit
 UNION ALL
-SELECT key, substr(id_number, 1, p - 1) || substr(id_number, p + 1, 1) || substr(id_number, p, 1)
-            || substr(id_number, p + 2) AS variant
-FROM ({source}) s, range(1, 18) t(p)
-WHERE substr(id_number, p, 1) <> substr(id_number, p + 1, 1)
+-- the check character replaced (X only here)
+SELECT key, n * 11 + c AS variant FROM s, range(0, 11) v(c) WHERE c <> ck
+UNION ALL
+-- two adjacent digits swapped
+SELECT key, (n + (nxt - digit) * w + (digit - nxt) * (w // 10)) * 11 + ck AS variant
+FROM (SELECT *, (n // greatest(w // 10, 1)) % 10 AS nxt FROM d) WHERE p < 17 AND nxt <> digit
+UNION ALL
+-- the 17th digit swapped with a check character that is a digit
+SELECT key, (n - digit + ck) * 11 + digit AS variant
+FROM d WHERE p = 17 AND ck < 10 AND ck <> digit
 """
 
 
@@ -53,10 +76,10 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "WHERE l.id_status = 'valid'"),
     BlockingRule(
         "id_one_edit", "身份证号相差一位或相邻两位颠倒",
-        f"SELECT v.key AS l_key, r.key AS r_key FROM link_id_variants v JOIN ({RIGHT_FAILING_IDS}) r "
-        "ON r.id_number = v.variant "
-        f"UNION ALL SELECT l.key AS l_key, v.key AS r_key FROM link_id_variants_r v JOIN ({LEFT_VALID_IDS}) l "
-        "ON l.id_number = v.variant"),
+        f"SELECT v.key AS l_key, r.key AS r_key FROM link_id_variants v "
+        f"JOIN (SELECT key, {id_code_sql('id_number')} AS code FROM ({RIGHT_FAILING_IDS})) r ON r.code = v.variant "
+        f"UNION ALL SELECT l.key AS l_key, v.key AS r_key FROM link_id_variants_r v "
+        f"JOIN (SELECT key, {id_code_sql('id_number')} AS code FROM ({LEFT_VALID_IDS})) l ON l.code = v.variant"),
     BlockingRule(
         "birth_sex_surname", "身份证号出生日期、性别相同且姓氏同音",
         "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r "
