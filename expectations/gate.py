@@ -30,6 +30,7 @@ from expectations import runner
 from expectations.runner import Judged, Measure, Window
 from expectations.suites import DRIFT_KINDS, ROW_KINDS, SUITES, CheckKind, Expectation
 from matching.policy import KNOBS, PolicyError
+from matching.sql_macros import build_id_forms
 
 CRITICAL, WARNING = "critical", "warning"
 _SEVERITY_DEFAULTS: dict[str, str] = next(k.default for k in KNOBS if k.key == "quality.severity")
@@ -206,6 +207,8 @@ def run_gate(con: duckdb.DuckDBPyConnection, run_month: str, policy: Any) -> Gat
     """Run every suite on `run_month`'s raw tables, store the results, and return the report."""
     started = time.perf_counter()
     window = Window.of(run_month)
+    # Every ID of the month normalised once, judged on the month's last day (staging reuses it).
+    build_id_forms(con, run_month, window.month_end)
     table = check_severity_table(policy)
     escalate = float(policy["quality.escalate_bad_share"])
     previous = previous_metrics(con, run_month)

@@ -41,10 +41,16 @@ from expectations.suites import (
     Suite,
 )
 from matching.ids import mask
-from matching.sql_macros import install_macros
+from matching.sql_macros import (
+    ID_FORMS,
+    build_id_forms,
+    id_forms_built_for,
+    install_macros,
+    with_id_status_sql,
+)
+from matching.sql_macros import ID_STATUS as _ID_STATUS
 
 EXAMPLE_ROWS = 5
-_ID_STATUS = "__id_status"
 
 
 @dataclass(frozen=True)
@@ -103,44 +109,6 @@ def raw_table(extract: str) -> str:
     return f"raw_{extract}"
 
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # ISO 7064 MOD 11-2, as matching.ids
-_SHAPE18 = "'[0-9]{17}[0-9X]'"
-
-
-def check_character_sql(first17: str) -> str:
-    """The check character of a BIGINT holding the first 17 digits, by integer arithmetic.
-
-    Digits are taken with // and % rather than 17 substr/casts: twice as fast on millions of rows.
-    """
-    terms = " + ".join(f"{w} * (({first17} // {10 ** (16 - i)}) % 10)" for i, w in enumerate(_WEIGHTS))
-    return f"substr('10X98765432', CAST(({terms}) % 11 AS INTEGER) + 1, 1)"
-
-
-def with_id_status_sql(inner: str, column: str) -> str:
-    """`inner`'s rows plus __id_status, the `matching.ids.IdStatus` value of the typed ID in `column`.
-
-    An ID already in canonical form (18 characters, digits and X: nearly all of them) skips
-    cleaning; the rest go through `matching.sql_macros` (full-width digits, spaces, Excel's
-    '.0', 15-digit conversion). One projection per step: nesting it all in one expression
-    makes a tree DuckDB takes half a second just to plan. `tests/test_expectations_ids.py`
-    proves the result equals `matching.ids.normalize(...).status`.
-    """
-    c = q(column)
-    canon = f"SELECT *, regexp_full_match({c}, {_SHAPE18}) AS __id_canon FROM ({inner})"
-    full = (f"SELECT *, CASE WHEN __id_canon THEN {c} ELSE dibao_id_18(dibao_id_clean({c})) END AS __id_18 "
-            f"FROM ({canon})")
-    shaped = (f"SELECT *, coalesce(__id_canon, FALSE) OR regexp_full_match(__id_18, {_SHAPE18}) AS __id_shape "
-              f"FROM ({full})")
-    parts = (f"SELECT *, CASE WHEN __id_shape THEN try_strptime(substr(__id_18, 7, 8), '%Y%m%d')::DATE END "
-             f"AS __id_birth, CASE WHEN __id_shape THEN TRY_CAST(substr(__id_18, 1, 17) AS BIGINT) END AS __id_n "
-             f"FROM ({shaped})")
-    status = (f"CASE WHEN __id_18 = '' THEN 'blank' WHEN NOT __id_shape THEN 'bad_format' "
-              f"WHEN __id_birth IS NULL OR __id_birth < DATE '1880-01-01' OR __id_birth > current_date "
-              f"THEN 'bad_date' WHEN {check_character_sql('__id_n')} <> substr(__id_18, 18, 1) THEN 'bad_check' "
-              f"ELSE 'valid' END")
-    return f"SELECT *, {status} AS {_ID_STATUS} FROM ({parts})"
-
-
 def bad_row_sql(exp: Expectation, window: Window) -> str:
     """A boolean SQL expression, true for a row of the raw table that fails `exp`."""
     c = q(exp.column or "")
@@ -165,24 +133,21 @@ def bad_row_sql(exp: Expectation, window: Window) -> str:
 _SIMPLE_ROW_KINDS = (CheckKind.NOT_BLANK, CheckKind.DATE_IN_RANGE, CheckKind.IN_SET, CheckKind.PATTERN)
 
 
-def source_sql(suite: Suite, columns: set[str]) -> str:
+def source_sql(suite: Suite, columns: set[str], window: Window) -> str:
     """The month's rows of the raw table, with the ID status computed once when there is an ID column."""
     rows = f"SELECT * FROM {q(raw_table(suite.extract))} WHERE run_month = $run_month"
-    return with_id_status_sql(rows, "id_number") if suite.id_column in columns else rows
+    return with_id_status_sql(rows, "id_number", window.month_end) if suite.id_column in columns else rows
 
 
-def counted_source_sql(suite: Suite, columns: set[str]) -> str:
-    """`source_sql`'s rows for counting: the ID status computed once per distinct ID and joined
-    back (a pension register repeats each ID in every payment row: 6.8 million rows, 0.4 million
-    IDs; per row this was 6 of the gate's 16 seconds at city scale). Rows come out in no set
-    order, so the example rows, which take the first failing rows, read `source_sql`."""
+def counted_source_sql(suite: Suite, columns: set[str], window: Window) -> str:
+    """`source_sql`'s rows for counting: the ID status read from `stg_id_forms` (every distinct ID
+    of the month, normalised once: see `matching.sql_macros.build_id_forms`). Rows come out in
+    no set order, so the example rows, which take the first failing rows, read `source_sql`."""
     if suite.id_column not in columns:
-        return source_sql(suite, columns)
+        return source_sql(suite, columns, window)
     table = q(raw_table(suite.extract))
-    ids = f"SELECT DISTINCT coalesce(id_number, '') AS id_number FROM {table} WHERE run_month = $run_month"
-    status = f"SELECT id_number AS __id_key, {_ID_STATUS} FROM ({with_id_status_sql(ids, 'id_number')})"
-    return (f"SELECT r.*, s.{_ID_STATUS} FROM {table} r JOIN ({status}) s ON s.__id_key = coalesce(r.id_number, '') "
-            "WHERE r.run_month = $run_month")
+    return (f"SELECT r.*, s.id_status AS {_ID_STATUS} FROM {table} r "
+            f"JOIN temp.main.{ID_FORMS} s ON s.id_key = coalesce(r.id_number, '') WHERE r.run_month = $run_month")
 
 
 def profile_sql(suite: Suite, columns: set[str], window: Window) -> str:
@@ -197,7 +162,7 @@ def profile_sql(suite: Suite, columns: set[str], window: Window) -> str:
     if suite.id_column in columns:
         parts.append(f"count(*) FILTER (WHERE {_ID_STATUS} = 'blank') AS id_blank")
         parts.append(f"count(*) FILTER (WHERE {_ID_STATUS} = 'valid') AS id_valid")
-    return f"WITH src AS ({counted_source_sql(suite, columns)})\nSELECT {', '.join(parts)}\nFROM src"
+    return f"WITH src AS ({counted_source_sql(suite, columns, window)})\nSELECT {', '.join(parts)}\nFROM src"
 
 
 def members_households_sql() -> str:
@@ -241,14 +206,14 @@ def _examples_sql(exp: Expectation, suite: Suite, columns: set[str], window: Win
     k = exp.kind
     limit = f"LIMIT {EXAMPLE_ROWS}"
     if k in _SIMPLE_ROW_KINDS:
-        return (f"WITH src AS ({source_sql(suite, columns)}) SELECT _source_file, _row_number, "
+        return (f"WITH src AS ({source_sql(suite, columns, window)}) SELECT _source_file, _row_number, "
                 f"CAST({q(exp.column or '')} AS VARCHAR) AS value FROM src WHERE {bad_row_sql(exp, window)} {limit}")
     if k is CheckKind.ID_VALID_SHARE:
-        return (f"WITH src AS ({source_sql(suite, columns)}) SELECT _source_file, _row_number, "
+        return (f"WITH src AS ({source_sql(suite, columns, window)}) SELECT _source_file, _row_number, "
                 f"id_number AS value, {_ID_STATUS} AS note FROM src WHERE {bad_row_sql(exp, window)} {limit}")
     if k is CheckKind.UNIQUE:
         c = q(exp.column or "")
-        return (f"WITH src AS ({source_sql(suite, columns)}) SELECT _source_file, _row_number, {c} AS value "
+        return (f"WITH src AS ({source_sql(suite, columns, window)}) SELECT _source_file, _row_number, {c} AS value "
                 f"FROM src WHERE {c} IN (SELECT {c} FROM src GROUP BY {c} HAVING count(*) > 1) "
                 f"LIMIT {EXAMPLE_ROWS}")
     if k is CheckKind.MEMBER_HOUSEHOLD_EXISTS:
@@ -328,7 +293,9 @@ def profile(con: duckdb.DuckDBPyConnection, suite: Suite, window: Window) -> Pro
     if "run_month" not in columns:
         raise ValueError(f"{table} has no run_month column")
     if suite.id_column in columns:
-        install_macros(con)
+        install_macros(con)  # the example rows normalise their IDs one by one
+        if not id_forms_built_for(con, window.run_month, window.month_end):
+            build_id_forms(con, window.run_month, window.month_end)
     row = _fetch_dicts(con, profile_sql(suite, columns, window), {"run_month": window.run_month})[0]
     counts = {k: int(v or 0) for k, v in row.items()}
     return Profile(counts.pop("rows"), columns, counts, counts.pop("id_blank", None), counts.pop("id_valid", None))

@@ -84,7 +84,8 @@ def step_gate(con: duckdb.DuckDBPyConnection, month: str, policy: Policy):
 def step_link(con: duckdb.DuckDBPyConnection, month: str, policy: Policy,
               mapper: PartitionMapper | None = None, progress: Reporter | None = None) -> dict[str, Any]:
     ctx = RunContext(month, policy)
-    counts: dict[str, Any] = dict(stage(con, month, ctx.as_of.isoformat()))
+    # the gate built the month's ID forms in this connection just before (same transaction)
+    counts: dict[str, Any] = dict(stage(con, month, ctx.as_of.isoformat(), reuse_id_forms=True))
     report = progress or Silent()
     results = link_month(con, month, policy, mapper=mapper, on_source=lambda source, res: report.advance(
         "link", f"{source}: {sum(res.linked.get(c, 0) for c in ('exact', 'probable')):,} linked"))

@@ -15,13 +15,15 @@ IDs are normalised in SQL by the macros in `matching.sql_macros`, which mirror
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import polars as pl
 
 from connectors.load import quote_ident
 from connectors.schemas import EXTRACTS, REGISTRIES
 from matching import names
-from matching.sql_macros import install_macros
+from matching.sql_macros import build_id_forms, drop_id_forms, id_forms_built_for, install_macros
 
 # Registries whose rows name a person to be linked to the roster.
 PERSON_SOURCES: tuple[str, ...] = tuple(r for r in REGISTRIES if EXTRACTS[r].person or r == "complaints")
@@ -83,32 +85,16 @@ def _person_select(source: str) -> str:
         WHERE r.run_month = $m"""
 
 
-def _id_forms_sql(tables: list[str]) -> str:
-    """`stg_id_forms`: every distinct ID text of the month in `tables`, normalised once (a
-    pension register repeats one ID in every payment row: 6.8 million rows, 0.4 million IDs).
-    The one place a staged ID's number, status, birth date and sex are derived."""
-    keys = " UNION ".join(f"SELECT DISTINCT coalesce(id_number, '') AS id_key FROM {t} WHERE run_month = $m"
-                          for t in tables)
-    return f"""
-        CREATE OR REPLACE TEMP TABLE stg_id_forms AS
-        SELECT id_key, id_number, id_was_15, id_status,
-               CASE WHEN id_status IN ('valid', 'bad_check') THEN born END AS birth_date,
-               CASE WHEN regexp_full_match(id_number, '[0-9]{{17}}[0-9X]')
-                    THEN CASE WHEN CAST(substr(id_number, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END
-                    END AS sex
-        FROM (SELECT *, dibao_id_status_born(id_number, born, $asof::DATE) AS id_status
-              FROM (SELECT *, dibao_id_birth(id_number) AS born
-                    FROM (SELECT id_key, dibao_id_18(dibao_id_clean(id_key)) AS id_number,
-                                 length(dibao_id_clean(id_key)) = 15 AS id_was_15
-                          FROM ({keys}))))"""
+def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: bool = False,
+          reuse_id_forms: bool = False) -> dict[str, int]:
+    """Build `stg_members` and `stg_registry` (temporary unless `persist`) for the month. Returns row counts.
 
-
-def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: bool = False) -> dict[str, int]:
-    """Build `stg_members` and `stg_registry` (temporary unless `persist`) for the month. Returns row counts."""
+    `reuse_id_forms`: the gate has just built `stg_id_forms` in this connection and nothing has
+    been loaded since (the monthly run); it is reused when it was built for this month and day."""
     install_macros(con)
+    day = dt.date.fromisoformat(as_of)
     sources = present_sources(con, run_month)
     refresh_name_forms(con, run_month, sources)
-    params = {"m": run_month, "asof": as_of}
     con.execute("""CREATE TABLE IF NOT EXISTS stg_members (
         run_month VARCHAR, member_key VARCHAR, household_id VARCHAR, active BOOLEAN,
         district_code VARCHAR, community VARCHAR, enrolled_on DATE,
@@ -116,7 +102,8 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: b
         id_raw VARCHAR, id_number VARCHAR, id_was_15 BOOLEAN, id_status VARCHAR, birth_date DATE, sex VARCHAR,
         relation VARCHAR, is_beneficiary BOOLEAN, monthly_income DOUBLE, _row_number INTEGER)""")
     con.execute("DELETE FROM stg_members WHERE run_month = $m", {"m": run_month})
-    con.execute(_id_forms_sql(["raw_roster_members", *(f"raw_{s}" for s in sources)]), params)
+    if not (reuse_id_forms and id_forms_built_for(con, run_month, day)):
+        build_id_forms(con, run_month, day)
     con.execute("""
         INSERT INTO stg_members
         SELECT $m, m.household_id || '#' || row_number() OVER (PARTITION BY m.household_id ORDER BY m._row_number),
@@ -140,7 +127,7 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: b
         con.execute(f"""CREATE {kind} stg_registry (source VARCHAR, record_id VARCHAR, name VARCHAR,
             name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, surname_pinyin VARCHAR,
             id_raw VARCHAR, id_number VARCHAR, id_was_15 BOOLEAN, id_status VARCHAR, birth_date DATE, sex VARCHAR)""")
-    con.execute("DROP TABLE stg_id_forms")
+    drop_id_forms(con)
     return {
         "members": con.execute("SELECT count(*) FROM stg_members WHERE run_month = $m", {"m": run_month}).fetchall()[0][0],
         "registry_rows": con.execute("SELECT count(*) FROM stg_registry").fetchall()[0][0],

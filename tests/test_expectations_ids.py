@@ -1,4 +1,5 @@
-"""The gate's SQL ID status (expectations.runner.with_id_status_sql) agrees with matching.ids.normalize."""
+"""The SQL ID status (matching.sql_macros.with_id_status_sql, read by the gate and staging) agrees with
+matching.ids.normalize."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import random
 import duckdb
 import pytest
 
-from expectations.runner import with_id_status_sql
 from matching.ids import make_id, normalize
-from matching.sql_macros import install_macros
+from matching.sql_macros import build_id_forms, install_macros, with_id_status_sql
 
 VALID = make_id("420102", dt.date(1990, 1, 1), 123)
 LITERALS = [
@@ -43,7 +43,7 @@ def _sql_statuses(values: list[str | None]) -> list[str]:
     install_macros(con)
     con.execute("CREATE TABLE t (i INTEGER, id_number VARCHAR)")
     con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
-    rows = con.execute(f"SELECT i, __id_status FROM ({with_id_status_sql('SELECT * FROM t', 'id_number')}) "
+    rows = con.execute(f"SELECT i, __id_status FROM ({with_id_status_sql('SELECT * FROM t', 'id_number', None)}) "
                        "ORDER BY i").fetchall()
     return [r[1] for r in rows]
 
@@ -69,7 +69,7 @@ def test_generated_ids_and_their_typos_agree():
 
 def test_the_gate_counts_id_statuses_per_distinct_id_as_it_would_per_row():
     """profile_sql joins a per-distinct-ID status back to the rows: the counts equal the per-row ones."""
-    from expectations.runner import counted_source_sql, source_sql
+    from expectations.runner import Window, counted_source_sql, source_sql
     from expectations.suites import SUITES
 
     con = duckdb.connect()
@@ -79,8 +79,10 @@ def test_the_gate_counts_id_statuses_per_distinct_id_as_it_would_per_row():
     con.executemany("INSERT INTO raw_pensions VALUES (?, ?, ?)", rows)
     suite, columns = SUITES["pensions"], {"run_month", "record_id", "id_number"}
     params = {"run_month": "2026-10"}
-    per_row = con.execute(f"SELECT __id_status, count(*) FROM ({source_sql(suite, columns)}) GROUP BY 1 ORDER BY 1",
-                          params).fetchall()
-    per_id = con.execute(f"SELECT __id_status, count(*) FROM ({counted_source_sql(suite, columns)}) GROUP BY 1 "
+    window = Window.of("2026-10")
+    build_id_forms(con, "2026-10", window.month_end)
+    per_row = con.execute(f"SELECT __id_status, count(*) FROM ({source_sql(suite, columns, window)}) GROUP BY 1 "
+                          "ORDER BY 1", params).fetchall()
+    per_id = con.execute(f"SELECT __id_status, count(*) FROM ({counted_source_sql(suite, columns, window)}) GROUP BY 1 "
                          "ORDER BY 1", params).fetchall()
     assert per_id == per_row and sum(n for _, n in per_row) == 200 and len(per_row) >= 4

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.ids import IdStatus, check_character, from_15, make_id, mask, normalize
-from matching.sql_macros import install_macros
+from matching.ids import IdStatus, birth_date_of, check_character, from_15, make_id, mask, normalize
+from matching.sql_macros import id_forms_sql, install_macros
 
 AREAS = ["420102", "420106", "110105", "310115", "440305", "421003"]
 births = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31))
@@ -81,12 +81,21 @@ def test_from_15_assumes_19xx():
 
 @given(st.one_of(valid_ids, st.text(alphabet="0123456789xX０１２ -", max_size=20)))
 @settings(max_examples=200, deadline=None)
-def test_sql_macros_agree_with_python(raw):
+def test_sql_id_forms_agree_with_python(raw):
     con = _macro_con()
-    text, status = con.execute("SELECT dibao_id_18(dibao_id_clean(?)), dibao_id_status(dibao_id_18(dibao_id_clean(?)), "
-                               "current_date)", [raw, raw]).fetchone()
-    expected = normalize(raw)
+    today = dt.date.today()
+    text, was_15, status, born, sex = con.execute(
+        f"SELECT id_number, id_was_15, id_status, birth_date, sex FROM ({id_forms_sql('SELECT ? AS id_key', today)})",
+        [raw]).fetchone()
+    expected = normalize(raw, today)
     assert (text, status) == (expected.text, expected.status.value)
+    assert was_15 == expected.was_15
+    usable = expected.status.value in ("valid", "bad_check")
+    assert born == (birth_date_of(expected.text) if usable else None)
+    if len(expected.text) == 18 and expected.text[:17].isdigit():
+        assert sex == ("M" if int(expected.text[16]) % 2 else "F")
+    else:
+        assert sex is None
 
 
 _CON = None
