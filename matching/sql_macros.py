@@ -128,13 +128,14 @@ def build_id_forms(con: duckdb.DuckDBPyConnection, run_month: str, as_of: dt.dat
 
 
 def id_forms_built_for(con: duckdb.DuckDBPyConnection, run_month: str, as_of: dt.date) -> bool:
-    """Whether `stg_id_forms` exists in this connection, built for this month and day."""
-    try:
-        row = con.execute(f"SELECT run_month, as_of, (SELECT count(*) FROM temp.main.{ID_FORMS}) >= 0 "
-                          f"FROM temp.main.{ID_FORMS}_for").fetchall()
-    except duckdb.CatalogException:
+    """Whether `stg_id_forms` exists in this connection, built for this month and day. (Asked of
+    the catalog: a failed query would abort the run's transaction.)"""
+    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name IN (?, ?)",
+                          [ID_FORMS, f"{ID_FORMS}_for"]).fetchall()[0][0]
+    if present != 2:
         return False
-    return row == [(run_month, as_of, True)]
+    row = con.execute(f"SELECT run_month, as_of FROM temp.main.{ID_FORMS}_for").fetchall()
+    return row == [(run_month, as_of)]
 
 
 def drop_id_forms(con: duckdb.DuckDBPyConnection) -> None:

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from matching.ids import make_id, normalize
-from matching.sql_macros import build_id_forms, install_macros, with_id_status_sql
+from matching.sql_macros import build_id_forms, id_forms_built_for, install_macros, with_id_status_sql
 
 VALID = make_id("420102", dt.date(1990, 1, 1), 123)
 LITERALS = [
@@ -86,3 +86,19 @@ def test_the_gate_counts_id_statuses_per_distinct_id_as_it_would_per_row():
     per_id = con.execute(f"SELECT __id_status, count(*) FROM ({counted_source_sql(suite, columns, window)}) GROUP BY 1 "
                          "ORDER BY 1", params).fetchall()
     assert per_id == per_row and sum(n for _, n in per_row) == 200 and len(per_row) >= 4
+
+
+def test_asking_whether_the_id_forms_exist_leaves_the_runs_transaction_usable():
+    """The monthly run is one transaction: probing for `stg_id_forms` must not abort it."""
+    from expectations.runner import Window
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE raw_pensions (run_month VARCHAR, record_id VARCHAR, id_number VARCHAR)")
+    con.execute("INSERT INTO raw_pensions VALUES ('2026-10', 'P1', ?)", [VALID])
+    end = Window.of("2026-10").month_end
+    con.execute("BEGIN TRANSACTION")
+    assert not id_forms_built_for(con, "2026-10", end)
+    assert build_id_forms(con, "2026-10", end) == 1
+    assert id_forms_built_for(con, "2026-10", end)
+    assert not id_forms_built_for(con, "2026-09", end)  # another month's forms are not these
+    con.execute("COMMIT")
