@@ -18,7 +18,11 @@ Every finding sent is recorded in `worklist_items`; a re-run replaces the month'
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import multiprocessing
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +102,9 @@ def source_label(source: str) -> str:
     return extract.title if extract else source
 
 
+log = logging.getLogger(__name__)
+
+
 def finding_line(f: dict) -> str:
     """One line of the 疑点 cell: rule, who, the evidence and how well it matched."""
     who = f"{f['member_name'] or '（姓名未知）'} {mask(f['id_number'])}".strip() if f["id_number"] else "全户"
@@ -117,8 +124,12 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
-def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Path) -> list[Path]:
-    """Write every community's worklist for run_month; return the paths, sorted."""
+def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Path,
+                    processes: int | None = None) -> list[Path]:
+    """Write every community's worklist for run_month; return the paths, sorted.
+
+    `processes`: how many processes write the workbooks (default: two once there are
+    `PARALLEL_MIN_HOUSEHOLDS` flagged households, else one; see `write_workbooks`)."""
     check_run_month(run_month)
     require_tables(con, "flags", "flag_keys", "raw_roster_households", "stg_members")
     ensure_tables(con)
@@ -147,15 +158,59 @@ def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Pat
             raise FileNameClash(f"communities {names[name]} and {(street, community)} both map to file {name}")
         names[name] = (street, community)
 
-    paths = []
+    jobs = []
     for (street, community), members in sorted(communities.items()):
         path = folder / workbook_name(street, community)
         flagged = sorted((h for h in members if h.findings), key=Household.sort_key)
-        _write_workbook(path, run_month, street, community, len(members), flagged, possibles[(street, community)])
-        paths.append(path)
+        jobs.append((path, run_month, street, community, len(members), flagged, possibles[(street, community)]))
+    write_workbooks(jobs, processes)
 
     _record_items(con, run_month, households, keys)
-    return sorted(paths)
+    return sorted(job[0] for job in jobs)
+
+
+WORKBOOK_PROCESSES = 2  # xlsxwriter is pure Python: one core per process (this machine has two)
+PARALLEL_MIN_HOUSEHOLDS = 5000  # flagged households below which a second process costs more than it saves
+
+
+def _job_size(job: tuple) -> int:
+    return 1 + len(job[5]) + len(job[6])  # a workbook, its households, its review rows
+
+
+def write_workbooks(jobs: list[tuple], processes: int | None = None) -> None:
+    """`_write_workbook(*job)` for every job, in this process and `processes - 1` spawned ones.
+
+    Jobs are dealt, largest first, to the least loaded process. At city scale (60,000
+    households) writing the 73 workbooks took 6.7 s in one process. A process is spawned,
+    not forked: the run's process holds DuckDB's and Prefect's threads."""
+    if processes is None:
+        flagged = sum(len(job[5]) for job in jobs)
+        processes = WORKBOOK_PROCESSES if flagged >= PARALLEL_MIN_HOUSEHOLDS else 1
+    processes = max(1, min(processes, len(jobs)))
+    if processes == 1:
+        _write_jobs(jobs)
+        return
+    shares: list[list[tuple]] = [[] for _ in range(processes)]
+    loads = [0] * processes
+    for job in sorted(jobs, key=_job_size, reverse=True):
+        i = loads.index(min(loads))
+        shares[i].append(job)
+        loads[i] += _job_size(job)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes - 1, mp_context=context) as pool:
+        others = [(pool.submit(_write_jobs, share), share) for share in shares[1:]]
+        _write_jobs(shares[0])
+        for future, share in others:
+            try:
+                future.result()  # an exception of the worker's own is raised here
+            except BrokenProcessPool as e:  # the process could not start or was killed: write its share here
+                log.warning("workbook process failed (%s); writing its %d workbooks in this process", e, len(share))
+                _write_jobs(share)
+
+
+def _write_jobs(jobs: list[tuple]) -> None:
+    for job in jobs:
+        _write_workbook(*job)
 
 
 def _record_items(con: duckdb.DuckDBPyConnection, run_month: str, households: dict[str, Household],

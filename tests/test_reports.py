@@ -336,3 +336,12 @@ def test_an_empty_review_sheet_says_so(written):
     empty = [ws for ws in sheets.values() if ws.cell(2, 2).value is None]
     assert empty, "the fixture has a community without possible links"
     assert all(ws.cell(2, 1).value == "本社区本月无待人工确认的记录。" for ws in empty)
+
+
+def test_workbooks_written_by_two_processes_are_the_ones_one_process_writes(con, tmp_path):
+    """A city's workbooks are shared between this process and a spawned one: same files, same cells."""
+    one = by_name(write_worklists(con, MONTH, tmp_path / "one", processes=1))
+    two = by_name(write_worklists(con, MONTH, tmp_path / "two", processes=2))
+    assert sorted(one) == sorted(two) and len(one) >= 2
+    for name, path in one.items():
+        assert list(all_cells(two[name])) == list(all_cells(path)), name
