@@ -56,3 +56,22 @@ def test_the_registry_sample_by_row_id_draws_the_same_rows(staged, rows: int) ->
     plain = staged.execute(f"SELECT * FROM ({sample_sql(f'({REGISTRY_SQL})', rows, 7)}) ORDER BY key").fetchall()
     by_row_id = staged.execute(f"SELECT * FROM ({registry_sample_sql(rows, 7)}) ORDER BY key").fetchall()
     assert len(plain) == rows and by_row_id == plain
+    total = staged.execute("SELECT count(*) FROM stg_registry").fetchall()[0][0]
+    bounded = staged.execute(f"SELECT * FROM ({registry_sample_sql(rows, 7, total)}) ORDER BY key").fetchall()
+    assert bounded == plain
+    # a bound that lets too few rows through gives fewer rows (and `estimate` draws again), never other rows
+    tight = staged.execute(f"SELECT * FROM ({registry_sample_sql(rows, 7, total * 100)}) ORDER BY key").fetchall()
+    assert len(tight) < rows and set(tight) <= set(plain)
+
+
+def test_the_fit_draws_again_when_the_bounded_sample_is_short(staged, monkeypatch) -> None:
+    """`estimate` fits on the same rows whether or not the hash bound let enough rows through."""
+    from matching.policy import load_policy
+
+    def fitted(margin: float) -> list:
+        monkeypatch.setattr(linkage, "SAMPLE_MARGIN", margin)
+        linkage.estimate(staged, MEMBERS_SQL.format(month=MONTH), REGISTRY_SQL, load_policy(None),
+                         sample_rows=2_000, right_sample=registry_sample_sql)
+        return staged.execute("SELECT key FROM link_fit_sample ORDER BY key").fetchall()
+
+    assert fitted(0.01) == fitted(2) and len(fitted(2)) == 2_000
