@@ -1,9 +1,11 @@
 """The linkage engine: blocking → comparison levels → Fellegi–Sunter scores → classes.
 
-One engine links any two staged person views: registry rows to roster members
+One engine links any two staged person views: registry persons to roster members
 (`link_pairs`, what the rules read), roster members to each other (duplicate
-enrolment, X02), and staff to household-registration rows (X01). Stages are SQL
-built by `*_sql` functions and run as tables prefixed `link_`.
+enrolment, X02), and staff to household-registration persons (X01). Stages are SQL
+built by `*_sql` functions and run as tables prefixed `link_`. A registry person is one
+row per registry and typed (name, ID) (`matching.staging`); each side of a job carries
+`n`, the records a row stands for, and what is found is written once per record.
 
 Classes (policy knobs `linkage.*`):
 - `exact`: equal normalised ID (15-digit IDs converted) and a consistent name.
@@ -46,6 +48,7 @@ from matching.comparisons import (
 )
 from matching.model import FLOOR, ComparisonParams, Model, em_single, smoothed
 from matching.policy import Policy
+from matching.staging import PERSONS, RECORDS, same_person_sql
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,8 @@ def compared_sql(exclude: str | None = None) -> str:
     extra = f"WHERE NOT ({exclude})" if exclude else ""
     return f"""
 CREATE OR REPLACE TEMP TABLE link_compared AS
-SELECT c.l_key, c.r_key, c.block_rule, l.name AS l_name, r.name AS r_name, l.name_pinyin AS l_pinyin, id_diff,
+SELECT c.l_key, c.r_key, l.n AS l_n, r.n AS r_n, c.block_rule, l.name AS l_name, r.name AS r_name,
+       l.name_pinyin AS l_pinyin, id_diff,
        {ID_COMPARISON.level_sql()} AS id_level,
        {NAME_COMPARISON.level_sql()} AS name_level,
        r.id_status AS r_id_status, r.id_number AS r_id_number, l.id_number AS l_id_number
@@ -205,11 +209,12 @@ def _weights_table(con: duckdb.DuckDBPyConnection, model: Model) -> None:
 
 
 def tf_sql() -> str:
-    """Frequency of each name's pinyin over both sides: the u of 'names agree' for that name."""
+    """Frequency of each name's pinyin over both sides' records (a registry person counts once
+    per record, `n`): the u of 'names agree' for that name."""
     return """
 CREATE OR REPLACE TEMP TABLE link_tf AS
-SELECT name_pinyin, count(*) / sum(count(*)) OVER () AS tf
-FROM (SELECT name_pinyin FROM L UNION ALL SELECT name_pinyin FROM R)
+SELECT name_pinyin, sum(n) / sum(sum(n)) OVER () AS tf
+FROM (SELECT name_pinyin, n FROM L UNION ALL SELECT name_pinyin, n FROM R)
 WHERE name_pinyin IS NOT NULL AND name_pinyin <> ''
 GROUP BY 1"""
 
@@ -318,7 +323,10 @@ def candidates_and_compare(con: duckdb.DuckDBPyConnection, left_sql: str, right_
         con.execute(id_variants_sql("link_id_variants_r", f"{RIGHT_FAILING_IDS} LIMIT 0"))
     con.execute(f"CREATE OR REPLACE TEMP TABLE link_blocked AS {blocked_sql()}")
     counts = dict.fromkeys((rule.name for rule in BLOCKING_RULES), 0)
-    counts.update(dict(con.execute("SELECT block_rule, count(*) FROM link_blocked GROUP BY 1").fetchall()))
+    # pairs of records: a pair of persons stands for n × n of them
+    counts.update({rule: int(n) for rule, n in con.execute(
+        "SELECT b.block_rule, sum(l.n * r.n) FROM link_blocked b JOIN L l ON l.key = b.l_key "
+        "JOIN R r ON r.key = b.r_key GROUP BY 1").fetchall()})
     con.execute(f"CREATE OR REPLACE TEMP TABLE link_candidates AS {candidates_sql()}")
     con.execute("DROP TABLE link_blocked")
     con.execute(compared_sql(exclude), {"name_jw": policy["linkage.name_jaro_winkler"]})
@@ -329,29 +337,33 @@ SAMPLE_MARGIN = 2  # the hash prefilter of `registry_sample_sql` keeps this many
 
 
 def registry_sample_sql(rows: int, seed: int, total: int = 0) -> str:
-    """`sample_sql` over `REGISTRY_SQL`, the same rows, found by row id: ordering 23 million
-    whole rows to keep 300,000 took 8.5 s of a city run, ordering their row ids 3.3 s.
+    """`sample_sql` over `REGISTRY_SQL`, the same rows, drawn from the registry rows alone
+    (`stg_registry_records`) and joined to their persons' forms afterwards: ordering 23
+    million whole staged rows to keep 300,000 took 8.5 s of a city run.
 
-    With `total` (the rows of `stg_registry`), only row ids whose hash is below a bound that
-    about `SAMPLE_MARGIN` × `rows` of them pass are ordered (2.6 s → 1.9 s at city scale). Every
-    row with a smaller hash than a row that passes passes too, so when at least `rows` pass
-    they are the same rows; `estimate` draws again without the bound when fewer do."""
+    With `total` (the registry rows), only rows whose hash is below a bound that about
+    `SAMPLE_MARGIN` × `rows` of them pass are ordered. Every row with a smaller hash than a
+    row that passes passes too, so when at least `rows` pass they are the same rows;
+    `estimate` draws again without the bound when fewer do."""
     bound = ""
     if total > rows:
         limit = min(int(SAMPLE_MARGIN * rows / total * 2.0 ** 64), 2 ** 64 - 1)
         bound = f"WHERE hash({REGISTRY_KEY} || '#{seed}') < {limit}::UBIGINT "
-    return (f"{REGISTRY_SQL} WHERE rowid IN (SELECT rowid FROM stg_registry {bound}"
-            f"ORDER BY hash({REGISTRY_KEY} || '#{seed}') LIMIT {rows})")
+    return (f"SELECT r.key, r.source, r.record_id, 1 AS n, {_person_cols('p.')} "
+            f"FROM (SELECT *, {REGISTRY_KEY} AS key FROM {RECORDS} {bound}"
+            f"ORDER BY hash({REGISTRY_KEY} || '#{seed}') LIMIT {rows}) r "
+            f"JOIN {PERSONS} p ON p.source = r.source AND {same_person_sql('r', 'p')}")
 
 
 def estimate(con: duckdb.DuckDBPyConnection, left_sql: str, right_sql: str, policy: Policy,
-             sample_rows: int = ESTIMATION_SAMPLE_ROWS, right_sample: Callable[[int, int, int], str] | None = None
-             ) -> Model:
+             sample_rows: int = ESTIMATION_SAMPLE_ROWS, right_sample: Callable[[int, int, int], str] | None = None,
+             right_rows: int | None = None) -> Model:
     """Fit the model on all right-side rows, or a seeded sample of them when there are more
     than `sample_rows` (the prior is per pair, so it does not depend on the sample's size).
     `right_sample(rows, seed, total)`, when given, is a faster query for the rows `sample_sql`
-    draws, which may hold fewer rows when given the total (then it is asked again with 0)."""
-    n_right = con.execute(f"SELECT count(*) FROM ({right_sql})").fetchall()[0][0]
+    draws, which may hold fewer rows when given the total (then it is asked again with 0).
+    `right_rows`: the right side's rows, when the caller knows them without counting."""
+    n_right = right_rows if right_rows is not None else con.execute(f"SELECT count(*) FROM ({right_sql})").fetchall()[0][0]
     if n_right > sample_rows:  # kept as a table: the fit reads R many times
         sample = right_sample(sample_rows, 7, n_right) if right_sample else sample_sql(f"({right_sql})", sample_rows, 7)
         con.execute(f"CREATE OR REPLACE TEMP TABLE link_fit_sample AS {sample}")
@@ -380,8 +392,9 @@ def score(con: duckdb.DuckDBPyConnection, job: str, left_sql: str, right_sql: st
     con.execute(scored_sql(model), {"possible": policy["linkage.possible_threshold"],
                                     "probable": policy["linkage.probable_threshold"]})
     con.execute(best_sql())
-    linked = dict(con.execute("SELECT match_class, count(*) FROM link_best GROUP BY 1").fetchall())
-    compared = con.execute("SELECT count(*) FROM link_compared").fetchall()[0][0]
+    # counted in pairs of records, as `link_pairs` holds them
+    linked = {c: int(n) for c, n in con.execute("SELECT match_class, sum(l_n * r_n) FROM link_best GROUP BY 1").fetchall()}
+    compared = int(con.execute("SELECT coalesce(sum(l_n * r_n), 0) FROM link_compared").fetchall()[0][0])
     result = LinkResult(job, counts, compared, linked)
     log.info("linkage %s: candidates %s, compared %d, linked %s", job, counts, compared, linked)
     return result
@@ -400,13 +413,26 @@ def _person_cols(prefix: str = "") -> str:
     return ", ".join(f"{prefix}{c}" for c in PERSON_COLUMNS)
 
 
-MEMBERS_SQL = (f"SELECT member_key AS key, household_id, {_person_cols()} FROM stg_members "
+# Every side of a job has `key`, the person columns and `n`, the records it stands for.
+MEMBERS_SQL = (f"SELECT member_key AS key, household_id, 1 AS n, {_person_cols()} FROM stg_members "
                "WHERE run_month = '{month}'")
-REGISTRY_KEY = "source || '|' || record_id"  # a registry row's key in every linkage job
-REGISTRY_SQL = f"SELECT {REGISTRY_KEY} AS key, source, record_id, {_person_cols()} FROM stg_registry"
-PART_SQL = """SELECT r.source, r.record_id, b.l_key, b.match_class, b.probability, b.id_level, b.name_level,
+REGISTRY_KEY = "source || '|' || record_id"  # a registry row's key
+# Registry rows one by one (the model is fitted on a sample of them; tests and the benchmark read them).
+REGISTRY_SQL = f"SELECT {REGISTRY_KEY} AS key, source, record_id, 1 AS n, {_person_cols()} FROM stg_registry"
+# Registry persons (what is scored): `key` is the source and the person's first record id.
+PERSONS_SQL = f"SELECT key, source, id_raw, n, {_person_cols()} FROM {PERSONS}"
+# What one registry's scoring found, per person; `expand_sql` gives it back its records.
+PART_SQL = """SELECT r.source, r.name, r.id_raw, b.l_key, b.match_class, b.probability, b.id_level, b.name_level,
                      b.block_rule, b.evidence
               FROM link_best b JOIN R r ON r.key = b.r_key"""
+
+
+def records_of_sql(source: str) -> str:
+    """One registry's rows (record_id, name, id_raw) of the month, to expand its persons by
+    (the source is written in: DuckDB then reads that registry's raw table alone)."""
+    if not source.replace("_", "").isalnum():
+        raise ValueError(f"not a registry name: {source!r}")
+    return f"(SELECT record_id, name, id_raw FROM {RECORDS} WHERE source = '{source}')"
 
 # One registry's linkage as a pure function of Arrow tables, so that a task runner can
 # send it to another thread, process or Dask worker: it opens its own in-memory DuckDB.
@@ -444,20 +470,21 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
     members = MEMBERS_SQL.format(month=run_month)
     results: dict[str, LinkResult] = {}
 
-    model = estimate(con, members, REGISTRY_SQL, policy, right_sample=registry_sample_sql)
+    total = int(con.execute(f"SELECT coalesce(sum(n), 0) FROM {PERSONS}").fetchall()[0][0])
+    model = estimate(con, members, REGISTRY_SQL, policy, right_sample=registry_sample_sql, right_rows=total)
     for comparison, level, m, u, weight in model.rows():
         con.execute("INSERT INTO link_model VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [run_month, comparison, level, m, u, weight, model.prior])
-    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM stg_registry ORDER BY 1").fetchall()]
-    con.execute(views_sql(members, REGISTRY_SQL))
+    sources = [r[0] for r in con.execute(f"SELECT DISTINCT source FROM {PERSONS} ORDER BY 1").fetchall()]
+    con.execute(views_sql(members, PERSONS_SQL))
     con.execute(tf_sql())  # the city's name frequencies, kept while each registry is scored
     if mapper is None:
         for source in sources:
             # `estimate` built the members' ID neighbourhood (`link_id_variants`) already
-            res = score(con, source, members, f"{REGISTRY_SQL} WHERE source = '{source}'", policy, model,
+            res = score(con, source, members, f"{PERSONS_SQL} WHERE source = '{source}'", policy, model,
                         own_tf=False, variants_ready=True)
             con.execute(f"CREATE OR REPLACE TEMP TABLE link_part AS {PART_SQL}")
-            _store_part(con, run_month)
+            _store_part(con, run_month, source)
             results[source] = res
             if on_source:
                 on_source(source, res)
@@ -465,11 +492,11 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
         members_arrow = con.sql(members).to_arrow_table()
         name_tf = con.sql("SELECT * FROM link_tf").to_arrow_table()
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]  # each partition's too
-        work = [(members_arrow, con.sql(f"{REGISTRY_SQL} WHERE source = $s", params={"s": s}).to_arrow_table(),
+        work = [(members_arrow, con.sql(f"{PERSONS_SQL} WHERE source = $s", params={"s": s}).to_arrow_table(),
                  name_tf, model, policy.as_dict(), limit) for s in sources]
         for source, (part, res) in zip(sources, mapper(link_partition, work), strict=True):
             con.register("link_part", part)
-            _store_part(con, run_month)
+            _store_part(con, run_month, source)
             con.unregister("link_part")
             results[source] = res
             if on_source:
@@ -488,16 +515,19 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
         FROM link_best b""", {"m": run_month})
 
     # Staff against household-registration rows (for X01).
-    hukou = f"SELECT {REGISTRY_KEY} AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'hukou_members'"
-    staff = f"SELECT {REGISTRY_KEY} AS key, record_id, {_person_cols()} FROM stg_registry WHERE source = 'staff'"
+    hukou = f"{PERSONS_SQL} WHERE source = 'hukou_members'"
+    staff = f"{PERSONS_SQL} WHERE source = 'staff'"
     # The ID neighbourhood is built on the staff side (a thousand rows; household registration
     # is millions): a staff ID the staff list mistyped is still found, as `probable`.
     res, _ = run_job(con, "staff", hukou, staff, policy, model, neighbourhood="right")
     results["staff"] = res
-    con.execute("""
+    # each pair of persons is every pair of their records
+    con.execute(f"""
         INSERT INTO link_staff_hukou
-        SELECT $m, split_part(b.r_key, '|', 2), split_part(b.l_key, '|', 2), b.match_class, b.probability, b.evidence
-        FROM link_best b""", {"m": run_month})
+        SELECT $m, s.record_id, h.record_id, b.match_class, b.probability, b.evidence
+        FROM link_best b JOIN L lp ON lp.key = b.l_key JOIN R rp ON rp.key = b.r_key
+        JOIN {records_of_sql('hukou_members')} h ON {same_person_sql('h', 'lp')}
+        JOIN {records_of_sql('staff')} s ON {same_person_sql('s', 'rp')}""", {"m": run_month})
 
     for job, res in results.items():
         for rule, n in res.candidates_by_rule.items():
@@ -505,12 +535,14 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
     return results
 
 
-def _store_part(con: duckdb.DuckDBPyConnection, run_month: str) -> None:
-    con.execute("""
+def _store_part(con: duckdb.DuckDBPyConnection, run_month: str, source: str) -> None:
+    """`link_part` (one registry's links, per person) into `link_pairs`, one row per record."""
+    con.execute(f"""
         INSERT INTO link_pairs
-        SELECT $m, p.source, p.record_id, p.l_key, m.household_id, m.id_number, p.match_class, p.probability,
+        SELECT $m, p.source, x.record_id, p.l_key, m.household_id, m.id_number, p.match_class, p.probability,
                p.id_level, p.name_level, p.block_rule, p.evidence
-        FROM link_part p JOIN stg_members m ON m.member_key = p.l_key AND m.run_month = $m
+        FROM link_part p JOIN {records_of_sql(source)} x ON {same_person_sql('x', 'p')}
+        JOIN stg_members m ON m.member_key = p.l_key AND m.run_month = $m
     """, {"m": run_month})
 
 

@@ -3,12 +3,15 @@
 - `name_forms`: one row per distinct typed name, with its cleaned, simplified and
   pinyin forms (computed in Python once per distinct name, kept across runs).
 - `stg_members`: the month's roster members with normalised IDs and name forms.
-- `stg_registry`: every person row of every registry extract for the month, one
-  table with a `source` column, normalised the same way. A temporary table of the
-  run's connection: at city scale it is 23 million rows, and writing them into the
-  file took 11 of a run's 120 seconds (measured by `make bench`) for nothing a later
-  step or month reads; what linkage found is kept in `link_pairs`. `persist=True`
-  (the linkage benchmark) keeps it in the file.
+- `stg_registry_persons`: one row per registry and typed (name, ID) of the month, with
+  its normalised forms and `n`, the number of its records. Linkage links persons: every
+  record of a person compares with a member exactly as the person does, and at city scale
+  23 million registry rows hold 4.3 million persons (a pension register repeats one
+  person in every month's payment row). Linkage expands what it finds back to records.
+- `stg_registry_records` (view): every registry row of the month (source, record_id,
+  name, id_raw); `stg_registry` (view): the same rows with their person's forms.
+These are temporary objects of the run's connection: what linkage found is kept in
+`link_pairs`. `persist=True` (the linkage benchmark) keeps `stg_registry` in the file.
 IDs are normalised in SQL by the macros in `matching.sql_macros`, which mirror
 `matching.ids` exactly.
 """
@@ -16,6 +19,7 @@ IDs are normalised in SQL by the macros in `matching.sql_macros`, which mirror
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import duckdb
 import polars as pl
@@ -75,14 +79,39 @@ def refresh_name_forms(con: duckdb.DuckDBPyConnection, run_month: str, sources: 
     return frame.height
 
 
-def _person_select(source: str) -> str:
-    return f"""
-        SELECT '{source}' AS source, r.record_id AS record_id, r.name AS name,
-               nf.name_clean, nf.name_simplified, nf.name_pinyin, nf.surname_pinyin,
-               r.id_number AS id_raw, f.id_number, f.id_was_15, f.id_status, f.birth_date, f.sex
-        FROM raw_{source} r LEFT JOIN name_forms nf ON nf.name = r.name
-        JOIN stg_id_forms f ON f.id_key = coalesce(r.id_number, '')
-        WHERE r.run_month = $m"""
+RECORDS = "stg_registry_records"  # view: every registry row of the month (source, record_id, name, id_raw)
+PERSONS = "stg_registry_persons"  # one row per source and typed (name, ID): its forms and record count `n`
+STAGED_COLUMNS = ("name", "name_clean", "name_simplified", "name_pinyin", "surname_pinyin",
+                  "id_raw", "id_number", "id_was_15", "id_status", "birth_date", "sex")
+
+
+def _records_select(source: str, run_month: str) -> str:
+    return (f"SELECT '{source}' AS source, record_id, name, id_number AS id_raw FROM raw_{source} "
+            f"WHERE run_month = '{run_month}'")
+
+
+def same_person_sql(record: str, person: str) -> str:
+    """A registry row belongs to a person of the same registry: the same typed name and ID
+    (blank ones too)."""
+    return (f"{record}.name IS NOT DISTINCT FROM {person}.name "
+            f"AND {record}.id_raw IS NOT DISTINCT FROM {person}.id_raw")
+
+
+def registry_view_sql(kind: str = "TEMP VIEW") -> str:
+    """`stg_registry`: every registry row with its person's staged forms (a view: rules, tests
+    and the linkage benchmark read it; linkage itself reads the persons)."""
+    cols = ", ".join(f"p.{c}" for c in STAGED_COLUMNS)
+    return f"""CREATE OR REPLACE {kind} stg_registry AS
+        SELECT r.source, r.record_id, {cols}
+        FROM {RECORDS} r JOIN {PERSONS} p ON p.source = r.source AND {same_person_sql('r', 'p')}"""
+
+
+def persons_from_records_sql(records: str) -> str:
+    """The persons of a staged record relation with every column of `stg_registry` (the linkage
+    benchmark starts from such a table). Staging builds the same rows from the raw tables."""
+    cols = ", ".join(STAGED_COLUMNS)
+    return (f"SELECT source, source || '|' || min(record_id) AS key, {cols}, count(*) AS n "
+            f"FROM ({records}) GROUP BY source, {cols}")
 
 
 def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: bool = False,
@@ -116,19 +145,35 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: b
         LEFT JOIN name_forms nf ON nf.name = m.name
         WHERE m.run_month = $m
     """, {"m": run_month})
-    con.execute("DROP TABLE IF EXISTS temp.main.stg_registry")
+    con.execute("DROP VIEW IF EXISTS temp.main.stg_registry")
     database = con.execute("SELECT current_database()").fetchall()[0][0]
     con.execute(f"DROP TABLE IF EXISTS {quote_ident(database)}.main.stg_registry")  # kept by an earlier version or a bench
-    kind = "TABLE" if persist else "TEMP TABLE"
+    if not re.fullmatch(r"\d{4}-\d{2}", run_month):  # the month is written into the views below
+        raise ValueError(f"'run_month' must be YYYY-MM, got {run_month!r}")
     if sources:
-        union = " UNION ALL ".join(_person_select(s) for s in sources)
-        con.execute(f"CREATE {kind} stg_registry AS {union}", {"m": run_month})
+        records = " UNION ALL ".join(_records_select(s, run_month) for s in sources)
     else:
-        con.execute(f"""CREATE {kind} stg_registry (source VARCHAR, record_id VARCHAR, name VARCHAR,
-            name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, surname_pinyin VARCHAR,
-            id_raw VARCHAR, id_number VARCHAR, id_was_15 BOOLEAN, id_status VARCHAR, birth_date DATE, sex VARCHAR)""")
+        records = ("SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS record_id, NULL::VARCHAR AS name, "
+                   "NULL::VARCHAR AS id_raw WHERE FALSE")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {RECORDS} AS {records}")
+    # Grouped before the forms are joined: 23 million rows hold 4.3 million persons at city scale.
+    con.execute(f"""
+        CREATE OR REPLACE {'TABLE' if persist else 'TEMP TABLE'} {PERSONS} AS
+        SELECT g.source, g.source || '|' || g.first_record AS key, g.name,
+               nf.name_clean, nf.name_simplified, nf.name_pinyin, nf.surname_pinyin,
+               g.id_raw, f.id_number, f.id_was_15, f.id_status, f.birth_date, f.sex, g.n
+        FROM (SELECT source, name, id_raw, min(record_id) AS first_record, count(*) AS n
+              FROM {RECORDS} GROUP BY source, name, id_raw) g
+        LEFT JOIN name_forms nf ON nf.name = g.name
+        JOIN stg_id_forms f ON f.id_key = coalesce(g.id_raw, '')""")
+    if persist:  # the linkage benchmark copies the staged rows out of the file
+        con.execute(registry_view_sql("TABLE").replace("CREATE OR REPLACE TABLE stg_registry AS",
+                                                       f"CREATE TABLE {quote_ident(database)}.main.stg_registry AS"))
+    else:
+        con.execute(registry_view_sql())
     drop_id_forms(con)
     return {
         "members": con.execute("SELECT count(*) FROM stg_members WHERE run_month = $m", {"m": run_month}).fetchall()[0][0],
-        "registry_rows": con.execute("SELECT count(*) FROM stg_registry").fetchall()[0][0],
+        "registry_rows": int(con.execute(f"SELECT coalesce(sum(n), 0) FROM {PERSONS}").fetchall()[0][0]),
+        "registry_persons": con.execute(f"SELECT count(*) FROM {PERSONS}").fetchall()[0][0],
     }

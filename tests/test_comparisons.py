@@ -17,7 +17,7 @@ B = make_id("420106", dt.date(1988, 11, 30), 456)
 def _person(key: str, name: str, raw_id: str) -> dict:
     rid = normalize(raw_id)
     return {
-        "key": key, "name": name, "name_clean": names.clean(name), "name_simplified": names.simplified(name),
+        "key": key, "n": 1, "name": name, "name_clean": names.clean(name), "name_simplified": names.simplified(name),
         "name_pinyin": names.pinyin(name), "surname_pinyin": names.surname_pinyin(name), "id_number": rid.text,
         "id_status": rid.status.value, "id_was_15": rid.was_15, "birth_date": rid.birth_date, "sex": rid.sex,
     }
@@ -26,7 +26,7 @@ def _person(key: str, name: str, raw_id: str) -> dict:
 def levels(l_name: str, l_id: str, r_name: str, r_id: str) -> tuple[str, str]:
     con = duckdb.connect()
     install_macros(con)
-    cols = "key VARCHAR, name VARCHAR, name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, " \
+    cols = "key VARCHAR, n BIGINT, name VARCHAR, name_clean VARCHAR, name_simplified VARCHAR, name_pinyin VARCHAR, " \
            "surname_pinyin VARCHAR, id_number VARCHAR, id_status VARCHAR, id_was_15 BOOLEAN, birth_date DATE, sex VARCHAR"
     for table, row in (("L", _person("l", l_name, l_id)), ("R", _person("r", r_name, r_id))):
         con.execute(f"CREATE TEMP TABLE {table} ({cols})")
