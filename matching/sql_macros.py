@@ -64,7 +64,7 @@ def date_sql(day: dt.date | None) -> str:
 def with_id_status_sql(inner: str, column: str, as_of: dt.date | None) -> str:
     """`inner`'s rows plus __id_status, the `matching.ids.IdStatus` value of the typed ID in
     `column` on the day `as_of` (a birth date after it is 'bad_date'), and the steps to it:
-    __id_canon, __id_18 (cleaned, 15 digits converted), __id_shape, __id_birth, __id_n.
+    __id_canon, __id_clean, __id_18 (15 digits converted), __id_shape, __id_birth, __id_n.
 
     An ID already in canonical form (18 characters, digits and X: nearly all of them) skips
     cleaning; the rest go through the macros above (full-width digits, spaces, Excel's
@@ -74,8 +74,11 @@ def with_id_status_sql(inner: str, column: str, as_of: dt.date | None) -> str:
     """
     c = quote_ident(column)
     canon = f"SELECT *, regexp_full_match({c}, {ID_SHAPE}) AS __id_canon FROM ({inner})"
-    full = (f"SELECT *, CASE WHEN __id_canon THEN {c} ELSE dibao_id_18(dibao_id_clean({c})) END AS __id_18 "
-            f"FROM ({canon})")
+    # cleaned in a step of its own: a macro repeats its argument's expression wherever it
+    # uses it, and dibao_id_18 uses it five times (1.3 s instead of 0.2 s on a city's IDs)
+    cleaned = f"SELECT *, CASE WHEN __id_canon THEN {c} ELSE dibao_id_clean({c}) END AS __id_clean FROM ({canon})"
+    full = (f"SELECT *, CASE WHEN __id_canon THEN __id_clean ELSE dibao_id_18(__id_clean) END AS __id_18 "
+            f"FROM ({cleaned})")
     shaped = (f"SELECT *, coalesce(__id_canon, FALSE) OR regexp_full_match(__id_18, {ID_SHAPE}) AS __id_shape "
               f"FROM ({full})")
     parts = (f"SELECT *, CASE WHEN __id_shape THEN try_strptime(substr(__id_18, 7, 8), '%Y%m%d')::DATE END "
@@ -94,8 +97,7 @@ def id_forms_sql(keys: str, as_of: dt.date) -> str:
     The one place a staged ID's number, status, birth date and sex are derived."""
     return f"""
         SELECT id_key, __id_18 AS id_number,
-               CASE WHEN __id_canon THEN FALSE ELSE regexp_full_match(dibao_id_clean(id_key), '[0-9]{{15}}') END
-                   AS id_was_15,
+               CASE WHEN __id_canon THEN FALSE ELSE regexp_full_match(__id_clean, '[0-9]{{15}}') END AS id_was_15,
                {ID_STATUS} AS id_status,
                CASE WHEN {ID_STATUS} IN ('valid', 'bad_check') THEN __id_birth END AS birth_date,
                CASE WHEN __id_shape
@@ -119,8 +121,9 @@ def build_id_forms(con: duckdb.DuckDBPyConnection, run_month: str, as_of: dt.dat
     scale each took some 3 s to normalise the same 2.6 million IDs. Returns their number."""
     install_macros(con)
     tables = id_tables(con)
-    keys = " UNION ".join(f"SELECT DISTINCT coalesce(id_number, '') AS id_key FROM {quote_ident(t)} "
-                          "WHERE run_month = $m" for t in tables) or "SELECT '' AS id_key WHERE FALSE"
+    texts = " UNION ALL ".join(f"SELECT coalesce(id_number, '') AS id_key FROM {quote_ident(t)} WHERE run_month = $m"
+                               for t in tables) or "SELECT '' AS id_key WHERE FALSE"
+    keys = f"SELECT DISTINCT id_key FROM ({texts})"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_FORMS} AS {id_forms_sql(keys, as_of)}", {"m": run_month})
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_FORMS}_for AS SELECT ? AS run_month, ?::DATE AS as_of",
                 [run_month, as_of])
