@@ -41,14 +41,15 @@ from expectations.suites import (
     Suite,
 )
 from matching.ids import mask
+from matching.sql_macros import ID_STATUS as _ID_STATUS
 from matching.sql_macros import (
-    ID_FORMS,
     build_id_forms,
     id_forms_built_for,
+    id_status_counts_sql,
     install_macros,
+    lit,
     with_id_status_sql,
 )
-from matching.sql_macros import ID_STATUS as _ID_STATUS
 
 EXAMPLE_ROWS = 5
 
@@ -100,11 +101,6 @@ class Judged:
 
 # ---------------------------------------------------------------- SQL builders
 
-def lit(text: str) -> str:
-    """Quote a string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def raw_table(extract: str) -> str:
     return f"raw_{extract}"
 
@@ -139,19 +135,9 @@ def source_sql(suite: Suite, columns: set[str], window: Window) -> str:
     return with_id_status_sql(rows, "id_number", window.month_end) if suite.id_column in columns else rows
 
 
-def counted_source_sql(suite: Suite, columns: set[str], window: Window) -> str:
-    """`source_sql`'s rows for counting: the ID status read from `stg_id_forms` (every distinct ID
-    of the month, normalised once: see `matching.sql_macros.build_id_forms`). Rows come out in
-    no set order, so the example rows, which take the first failing rows, read `source_sql`."""
-    if suite.id_column not in columns:
-        return source_sql(suite, columns, window)
-    table = q(raw_table(suite.extract))
-    return (f"SELECT r.*, s.id_status AS {_ID_STATUS} FROM {table} r "
-            f"JOIN temp.main.{ID_FORMS} s ON s.id_key = coalesce(r.id_number, '') WHERE r.run_month = $run_month")
-
-
 def profile_sql(suite: Suite, columns: set[str], window: Window) -> str:
-    """One aggregate query counting, in a single scan, the failing rows of every per-row expectation."""
+    """One aggregate query counting, in a single scan, the failing rows of every per-row expectation,
+    and the rows per ID status from `stg_id_counts`."""
     parts = ["count(*) AS rows"]
     for exp in suite.expectations:
         if exp.kind in _SIMPLE_ROW_KINDS and exp.column in columns:
@@ -159,10 +145,12 @@ def profile_sql(suite: Suite, columns: set[str], window: Window) -> str:
         elif exp.kind is CheckKind.UNIQUE and exp.column in columns:
             c = q(exp.column or "")
             parts.append(f"count({c}) - count(DISTINCT {c}) AS {q(exp.name)}")
-    if suite.id_column in columns:
-        parts.append(f"count(*) FILTER (WHERE {_ID_STATUS} = 'blank') AS id_blank")
-        parts.append(f"count(*) FILTER (WHERE {_ID_STATUS} = 'valid') AS id_valid")
-    return f"WITH src AS ({counted_source_sql(suite, columns, window)})\nSELECT {', '.join(parts)}\nFROM src"
+    if suite.id_column in columns:  # counted per ID text and status, not per row (`build_id_forms`)
+        ids = id_status_counts_sql(raw_table(suite.extract))
+        for status in ("blank", "valid"):
+            parts.append(f"(SELECT coalesce(sum(n), 0) FROM ({ids}) WHERE id_status = '{status}') AS id_{status}")
+    rows = f"SELECT * FROM {q(raw_table(suite.extract))} WHERE run_month = $run_month"
+    return f"WITH src AS ({rows})\nSELECT {', '.join(parts)}\nFROM src"
 
 
 def members_households_sql() -> str:

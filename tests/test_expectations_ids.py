@@ -68,24 +68,28 @@ def test_generated_ids_and_their_typos_agree():
 
 
 def test_the_gate_counts_id_statuses_per_distinct_id_as_it_would_per_row():
-    """profile_sql joins a per-distinct-ID status back to the rows: the counts equal the per-row ones."""
-    from expectations.runner import Window, counted_source_sql, source_sql
+    """The gate counts rows per ID text and status (`stg_id_counts`): the counts equal the per-row ones,
+    and another month's rows or another table's are not counted."""
+    from expectations.runner import Window, profile_sql, source_sql
     from expectations.suites import SUITES
 
     con = duckdb.connect()
     install_macros(con)
-    con.execute("CREATE TABLE raw_pensions (run_month VARCHAR, record_id VARCHAR, id_number VARCHAR)")
+    for table in ("raw_pensions", "raw_unemployment"):
+        con.execute(f"CREATE TABLE {table} (run_month VARCHAR, record_id VARCHAR, id_number VARCHAR)")
     rows = [("2026-10", f"P{i}", LITERALS[i % len(LITERALS)]) for i in range(200)] + [("2026-09", "X", VALID)]
     con.executemany("INSERT INTO raw_pensions VALUES (?, ?, ?)", rows)
+    con.executemany("INSERT INTO raw_unemployment VALUES (?, ?, ?)", [("2026-10", f"U{i}", VALID) for i in range(7)])
     suite, columns = SUITES["pensions"], {"run_month", "record_id", "id_number"}
     params = {"run_month": "2026-10"}
     window = Window.of("2026-10")
     build_id_forms(con, "2026-10", window.month_end)
-    per_row = con.execute(f"SELECT __id_status, count(*) FROM ({source_sql(suite, columns, window)}) GROUP BY 1 "
-                          "ORDER BY 1", params).fetchall()
-    per_id = con.execute(f"SELECT __id_status, count(*) FROM ({counted_source_sql(suite, columns, window)}) GROUP BY 1 "
-                         "ORDER BY 1", params).fetchall()
-    assert per_id == per_row and sum(n for _, n in per_row) == 200 and len(per_row) >= 4
+    per_row = dict(con.execute(f"SELECT __id_status, count(*) FROM ({source_sql(suite, columns, window)}) GROUP BY 1",
+                               params).fetchall())
+    assert sum(per_row.values()) == 200 and len(per_row) >= 4
+    profiled = con.execute(f"SELECT rows, id_blank, id_valid FROM ({profile_sql(suite, columns, window)})",
+                           params).fetchall()[0]
+    assert profiled == (200, per_row["blank"], per_row["valid"])
 
 
 def test_asking_whether_the_id_forms_exist_leaves_the_runs_transaction_usable():
