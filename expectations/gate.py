@@ -30,7 +30,7 @@ from expectations import runner
 from expectations.runner import Judged, Measure, Window
 from expectations.suites import DRIFT_KINDS, ROW_KINDS, SUITES, CheckKind, Expectation
 from matching.policy import KNOBS, PolicyError
-from matching.sql_macros import build_id_forms
+from matching.staging import build_id_forms
 
 CRITICAL, WARNING = "critical", "warning"
 _SEVERITY_DEFAULTS: dict[str, str] = next(k.default for k in KNOBS if k.key == "quality.severity")

@@ -42,14 +42,8 @@ from expectations.suites import (
 )
 from matching.ids import mask
 from matching.sql_macros import ID_STATUS as _ID_STATUS
-from matching.sql_macros import (
-    build_id_forms,
-    id_forms_built_for,
-    id_status_counts_sql,
-    install_macros,
-    lit,
-    with_id_status_sql,
-)
+from matching.sql_macros import install_macros, lit, with_id_status_sql
+from matching.staging import build_id_forms, id_forms_built_for, id_status_counts_sql
 
 EXAMPLE_ROWS = 5
 

@@ -44,8 +44,6 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 ID_SHAPE = "'[0-9]{17}[0-9X]'"
 ID_STATUS = "__id_status"  # the column `with_id_status_sql` adds
-ID_FORMS = "stg_id_forms"  # the month's ID texts, normalised once for the gate and for staging
-ID_COUNTS = "stg_id_counts"  # (tbl, id_status, n): the month's rows of each raw table per ID status
 
 
 def check_character_sql(first17: str) -> str:
@@ -113,53 +111,6 @@ def id_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
         "AND table_catalog = current_database() AND table_name LIKE 'raw\\_%' ESCAPE '\\' "
         "AND column_name = 'id_number' ORDER BY 1").fetchall()]
-
-
-def build_id_forms(con: duckdb.DuckDBPyConnection, run_month: str, as_of: dt.date) -> int:
-    """`stg_id_forms` (a temporary table): every distinct ID text of the month in every raw table,
-    normalised once (a pension register repeats one ID in every payment row: 6.8 million rows,
-    0.4 million IDs). The gate builds it and staging reuses it within the same run: at city
-    scale each took some 3 s to normalise the same 2.6 million IDs. Returns their number.
-
-    Beside it `stg_id_counts` counts each table's rows per ID text: the gate's ID checks sum
-    it by status instead of joining every row to its status (1.6 s of the gate at city scale)."""
-    install_macros(con)
-    tables = id_tables(con)
-    texts = " UNION ALL ".join(f"SELECT {lit(t)} AS tbl, coalesce(id_number, '') AS id_key FROM {quote_ident(t)} "
-                               "WHERE run_month = $m" for t in tables)
-    texts = texts or "SELECT '' AS tbl, '' AS id_key WHERE FALSE"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __id_texts AS SELECT tbl, id_key, count(*) AS n FROM ({texts}) "
-                "GROUP BY tbl, id_key", {"m": run_month})
-    keys = "SELECT DISTINCT id_key FROM temp.main.__id_texts"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_FORMS} AS {id_forms_sql(keys, as_of)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_COUNTS} AS SELECT t.tbl, f.id_status, sum(t.n) AS n "
-                f"FROM temp.main.__id_texts t JOIN {ID_FORMS} f ON f.id_key = t.id_key GROUP BY 1, 2")
-    con.execute("DROP TABLE temp.main.__id_texts")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_FORMS}_for AS SELECT ? AS run_month, ?::DATE AS as_of",
-                [run_month, as_of])
-    return int(con.execute(f"SELECT count(*) FROM {ID_FORMS}").fetchall()[0][0])
-
-
-def id_forms_built_for(con: duckdb.DuckDBPyConnection, run_month: str, as_of: dt.date) -> bool:
-    """Whether `stg_id_forms` exists in this connection, built for this month and day. (Asked of
-    the catalog: a failed query would abort the run's transaction.)"""
-    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name IN (?, ?, ?)",
-                          [ID_FORMS, f"{ID_FORMS}_for", ID_COUNTS]).fetchall()[0][0]
-    if present != 3:
-        return False
-    row = con.execute(f"SELECT run_month, as_of FROM temp.main.{ID_FORMS}_for").fetchall()
-    return row == [(run_month, as_of)]
-
-
-def drop_id_forms(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP TABLE IF EXISTS temp.main.{ID_FORMS}")
-    con.execute(f"DROP TABLE IF EXISTS temp.main.{ID_FORMS}_for")
-    con.execute(f"DROP TABLE IF EXISTS temp.main.{ID_COUNTS}")
-
-
-def id_status_counts_sql(table: str) -> str:
-    """The month's rows of raw `table` per ID status (`build_id_forms` must have run)."""
-    return f"SELECT id_status, n FROM temp.main.{ID_COUNTS} WHERE tbl = {lit(table)}"
 
 
 def lit(text: str) -> str:

@@ -27,7 +27,7 @@ import polars as pl
 from connectors.load import quote_ident
 from connectors.schemas import EXTRACTS, REGISTRIES
 from matching import names
-from matching.sql_macros import build_id_forms, drop_id_forms, id_forms_built_for, install_macros
+from matching.sql_macros import id_forms_sql, id_tables, install_macros, lit
 
 # Registries whose rows name a person to be linked to the roster.
 PERSON_SOURCES: tuple[str, ...] = tuple(r for r in REGISTRIES if EXTRACTS[r].person or r == "complaints")
@@ -50,12 +50,13 @@ def present_sources(con: duckdb.DuckDBPyConnection, run_month: str) -> list[str]
 
 
 def refresh_name_forms(con: duckdb.DuckDBPyConnection, run_month: str, sources: list[str]) -> int:
-    """Add the cleaned/simplified/pinyin forms of every name not seen before. Returns names added."""
+    """Add the cleaned/simplified/pinyin forms of every name not seen before. Returns names added.
+    (`build_id_forms` must have grouped the month's registry rows.)"""
     con.execute("""CREATE TABLE IF NOT EXISTS name_forms (
         name VARCHAR PRIMARY KEY, name_clean VARCHAR, name_simplified VARCHAR,
         name_pinyin VARCHAR, surname_pinyin VARCHAR)""")
     selects = ["SELECT DISTINCT name FROM raw_roster_members WHERE run_month = $m"]
-    selects += [f"SELECT DISTINCT name FROM raw_{s} WHERE run_month = $m" for s in sources]
+    selects.append(f"SELECT DISTINCT name FROM temp.main.{GROUPS}")  # the registries' names (`build_id_forms`)
     if "marriages" in sources:
         selects.append("SELECT DISTINCT spouse_name FROM raw_marriages WHERE run_month = $m")
     if "relative_filings" in sources:
@@ -80,7 +81,10 @@ def refresh_name_forms(con: duckdb.DuckDBPyConnection, run_month: str, sources: 
 
 
 RECORDS = "stg_registry_records"  # view: every registry row of the month (source, record_id, name, id_raw)
+GROUPS = "stg_registry_groups"  # the registry rows grouped by (source, name, id_raw): first record, count `n`
 PERSONS = "stg_registry_persons"  # one row per source and typed (name, ID): its forms and record count `n`
+ID_FORMS = "stg_id_forms"  # the month's ID texts, normalised once for the gate and for staging
+ID_COUNTS = "stg_id_counts"  # (tbl, id_status, n): the month's rows of each raw table per ID status
 STAGED_COLUMNS = ("name", "name_clean", "name_simplified", "name_pinyin", "surname_pinyin",
                   "id_raw", "id_number", "id_was_15", "id_status", "birth_date", "sex")
 
@@ -114,6 +118,80 @@ def persons_from_records_sql(records: str) -> str:
             f"FROM ({records}) GROUP BY source, {cols}")
 
 
+def _records_view(con: duckdb.DuckDBPyConnection, run_month: str, sources: list[str]) -> None:
+    if not re.fullmatch(r"\d{4}-\d{2}", run_month):  # the month is written into the view
+        raise ValueError(f"'run_month' must be YYYY-MM, got {run_month!r}")
+    if sources:
+        records = " UNION ALL ".join(_records_select(s, run_month) for s in sources)
+    else:
+        records = ("SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS record_id, NULL::VARCHAR AS name, "
+                   "NULL::VARCHAR AS id_raw WHERE FALSE")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {RECORDS} AS {records}")
+
+
+def _has_person_columns(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """A loaded registry always has them; a table a test or an older file made may not (the gate still reads it)."""
+    return con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND table_schema = current_schema() "
+        "AND column_name IN ('record_id', 'name', 'id_number')", [table]).fetchall()[0][0] == 3
+
+
+def build_id_forms(con: duckdb.DuckDBPyConnection, run_month: str, as_of: dt.date) -> int:
+    """`stg_id_forms` (a temporary table): every distinct ID text of the month in every raw table,
+    normalised once (a pension register repeats one ID in every payment row: 6.8 million rows,
+    0.4 million IDs). The gate builds it and staging reuses it within the same run: at city
+    scale each took some 3 s to normalise the same 2.6 million IDs. Returns their number.
+
+    Beside it: `stg_registry_groups`, the registry rows grouped by (source, name, typed ID),
+    which staging turns into persons; and `stg_id_counts`, each table's rows per ID status,
+    which the gate's ID checks read instead of joining every row to its status. Both registry
+    scans (the groups, the IDs) are this one: 23 million rows at city scale."""
+    install_macros(con)
+    sources = [s for s in present_sources(con, run_month) if _has_person_columns(con, f"raw_{s}")]
+    _records_view(con, run_month, sources)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {GROUPS} AS
+        SELECT source, name, id_raw, min(record_id) AS first_record, count(*) AS n
+        FROM {RECORDS} GROUP BY source, name, id_raw""")
+    grouped = {f"raw_{source}" for source in sources}
+    texts = [f"SELECT 'raw_' || source AS tbl, coalesce(id_raw, '') AS id_key, n FROM temp.main.{GROUPS}"]
+    texts += [f"SELECT {lit(t)} AS tbl, coalesce(id_number, '') AS id_key, 1 AS n FROM {quote_ident(t)} "
+              "WHERE run_month = $m" for t in id_tables(con) if t not in grouped]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __id_texts AS SELECT tbl, id_key, sum(n) AS n "
+                f"FROM ({' UNION ALL '.join(texts)}) GROUP BY tbl, id_key", {"m": run_month})
+    keys = "SELECT DISTINCT id_key FROM temp.main.__id_texts"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_FORMS} AS {id_forms_sql(keys, as_of)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_COUNTS} AS SELECT t.tbl, f.id_status, sum(t.n) AS n "
+                f"FROM temp.main.__id_texts t JOIN {ID_FORMS} f ON f.id_key = t.id_key GROUP BY 1, 2")
+    con.execute("DROP TABLE temp.main.__id_texts")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_FORMS}_for AS SELECT ? AS run_month, ?::DATE AS as_of",
+                [run_month, as_of])
+    return int(con.execute(f"SELECT count(*) FROM {ID_FORMS}").fetchall()[0][0])
+
+
+_ID_FORMS_TABLES = (ID_FORMS, f"{ID_FORMS}_for", ID_COUNTS, GROUPS)
+
+
+def id_forms_built_for(con: duckdb.DuckDBPyConnection, run_month: str, as_of: dt.date) -> bool:
+    """Whether `stg_id_forms` exists in this connection, built for this month and day. (Asked of
+    the catalog: a failed query would abort the run's transaction.)"""
+    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND list_contains(?, table_name)",
+                          [list(_ID_FORMS_TABLES)]).fetchall()[0][0]
+    if present != len(_ID_FORMS_TABLES):
+        return False
+    row = con.execute(f"SELECT run_month, as_of FROM temp.main.{ID_FORMS}_for").fetchall()
+    return row == [(run_month, as_of)]
+
+
+def drop_id_forms(con: duckdb.DuckDBPyConnection) -> None:
+    for table in _ID_FORMS_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+
+
+def id_status_counts_sql(table: str) -> str:
+    """The month's rows of raw `table` per ID status (`build_id_forms` must have run)."""
+    return f"SELECT id_status, n FROM temp.main.{ID_COUNTS} WHERE tbl = {lit(table)}"
+
+
 def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: bool = False,
           reuse_id_forms: bool = False) -> dict[str, int]:
     """Build `stg_members` and `stg_registry` (temporary unless `persist`) for the month. Returns row counts.
@@ -122,6 +200,8 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: b
     been loaded since (the monthly run); it is reused when it was built for this month and day."""
     install_macros(con)
     day = dt.date.fromisoformat(as_of)
+    if not (reuse_id_forms and id_forms_built_for(con, run_month, day)):
+        build_id_forms(con, run_month, day)
     sources = present_sources(con, run_month)
     refresh_name_forms(con, run_month, sources)
     con.execute("""CREATE TABLE IF NOT EXISTS stg_members (
@@ -131,8 +211,6 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: b
         id_raw VARCHAR, id_number VARCHAR, id_was_15 BOOLEAN, id_status VARCHAR, birth_date DATE, sex VARCHAR,
         relation VARCHAR, is_beneficiary BOOLEAN, monthly_income DOUBLE, _row_number INTEGER)""")
     con.execute("DELETE FROM stg_members WHERE run_month = $m", {"m": run_month})
-    if not (reuse_id_forms and id_forms_built_for(con, run_month, day)):
-        build_id_forms(con, run_month, day)
     con.execute("""
         INSERT INTO stg_members
         SELECT $m, m.household_id || '#' || row_number() OVER (PARTITION BY m.household_id ORDER BY m._row_number),
@@ -148,22 +226,14 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: b
     con.execute("DROP VIEW IF EXISTS temp.main.stg_registry")
     database = con.execute("SELECT current_database()").fetchall()[0][0]
     con.execute(f"DROP TABLE IF EXISTS {quote_ident(database)}.main.stg_registry")  # kept by an earlier version or a bench
-    if not re.fullmatch(r"\d{4}-\d{2}", run_month):  # the month is written into the views below
-        raise ValueError(f"'run_month' must be YYYY-MM, got {run_month!r}")
-    if sources:
-        records = " UNION ALL ".join(_records_select(s, run_month) for s in sources)
-    else:
-        records = ("SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS record_id, NULL::VARCHAR AS name, "
-                   "NULL::VARCHAR AS id_raw WHERE FALSE")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {RECORDS} AS {records}")
-    # Grouped before the forms are joined: 23 million rows hold 4.3 million persons at city scale.
+    # Grouped (by `build_id_forms`) before the forms are joined: 23 million rows hold 4.3
+    # million persons at city scale.
     con.execute(f"""
         CREATE OR REPLACE {'TABLE' if persist else 'TEMP TABLE'} {PERSONS} AS
         SELECT g.source, g.source || '|' || g.first_record AS key, g.name,
                nf.name_clean, nf.name_simplified, nf.name_pinyin, nf.surname_pinyin,
                g.id_raw, f.id_number, f.id_was_15, f.id_status, f.birth_date, f.sex, g.n
-        FROM (SELECT source, name, id_raw, min(record_id) AS first_record, count(*) AS n
-              FROM {RECORDS} GROUP BY source, name, id_raw) g
+        FROM temp.main.{GROUPS} g
         LEFT JOIN name_forms nf ON nf.name = g.name
         JOIN stg_id_forms f ON f.id_key = coalesce(g.id_raw, '')""")
     if persist:  # the linkage benchmark copies the staged rows out of the file

@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from matching.ids import make_id, normalize
-from matching.sql_macros import build_id_forms, id_forms_built_for, install_macros, with_id_status_sql
+from matching.sql_macros import install_macros, with_id_status_sql
+from matching.staging import build_id_forms, id_forms_built_for
 
 VALID = make_id("420102", dt.date(1990, 1, 1), 123)
 LITERALS = [
