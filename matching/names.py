@@ -48,4 +48,10 @@ def pinyin(name: str) -> str:
 def surname_pinyin(name: str) -> str:
     """Pinyin of the first character (the surname for Han names); used as a blocking key."""
     simp = simplified(name)
-    return lazy_pinyin(simp[:1], style=Style.NORMAL)[0].lower() if simp else ""
+    return _char_pinyin(simp[:1]) if simp else ""
+
+
+@lru_cache(maxsize=20_000)
+def _char_pinyin(char: str) -> str:
+    """One character's toneless pinyin, read on its own (a city's names share a few hundred surnames)."""
+    return lazy_pinyin(char, style=Style.NORMAL)[0].lower()
