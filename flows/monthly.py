@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class RunOutcome:
     gate: Any = None
     workbooks: list[Path] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    digests: dict[str, Future[str]] = field(default_factory=dict)  # input file name -> its sha256, being computed
     counts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,25 +124,41 @@ RUNS_SQL = """CREATE TABLE IF NOT EXISTS runs (
     code_version VARCHAR)"""
 
 
-def file_digests(data_dir: Path, load: LoadReport | None) -> dict[str, Any]:
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)  # hashlib lets other threads run while it hashes a chunk
+    return digest.hexdigest()
+
+
+def start_digests(data_dir: Path) -> dict[str, Future[str]]:
+    """The sha256 of every file in `data_dir`, computed in a thread from the run's start: on one
+    core it was 0.6 s at the end of a city run (0.83 GB); beside the load it fills idle moments."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dibao-sha256")
+    futures = {p.name: pool.submit(sha256_of, p) for p in sorted(data_dir.iterdir()) if p.is_file()}
+    pool.shutdown(wait=False)
+    return futures
+
+
+def file_digests(data_dir: Path, load: LoadReport | None,
+                 started: dict[str, Future[str]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if load is None:
         return out
     for name, e in load.extracts.items():
         if not e.present or not e.source_file:
             continue
-        path = data_dir / e.source_file
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        out[name] = {"file": e.source_file, "sha256": digest.hexdigest(), "rows_read": e.rows_read,
+        future = (started or {}).get(e.source_file)
+        sha = future.result() if future is not None else sha256_of(data_dir / e.source_file)
+        out[name] = {"file": e.source_file, "sha256": sha, "rows_read": e.rows_read,
                      "rows_loaded": e.rows_loaded, "rows_quarantined": e.rows_quarantined}
     return out
 
 
 def record_run(con: duckdb.DuckDBPyConnection, outcome: RunOutcome, started: dt.datetime, status: str,
                message: str, data_dir: Path, policy: Policy | None) -> None:
+    """One row of `runs`; each input file's sha256 is the one `start_digests` began at the run's start."""
     con.execute(RUNS_SQL)
     gate = None
     if outcome.gate is not None:
@@ -152,7 +170,7 @@ def record_run(con: duckdb.DuckDBPyConnection, outcome: RunOutcome, started: dt.
                     "switched_off": outcome.rules.switched_off}
     con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
         outcome.run_id, outcome.run_month, started, dt.datetime.now(), status, message, str(data_dir),
-        json.dumps(file_digests(data_dir, outcome.load), ensure_ascii=False),
+        json.dumps(file_digests(data_dir, outcome.load, outcome.digests), ensure_ascii=False),
         json.dumps(gate, ensure_ascii=False), json.dumps(findings, ensure_ascii=False),
         json.dumps({"seconds": outcome.stage_seconds, "counts": outcome.counts}, ensure_ascii=False, default=str),
         policy.to_json() if policy else None, CODE_VERSION])
@@ -185,6 +203,7 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
     policy = load_policy(policy_path)
     outcome = RunOutcome(uuid.uuid4().hex[:12], month, Path(db_path), Path(out_dir) if out_dir else None)
     started = dt.datetime.now()
+    outcome.digests = start_digests(data_dir)
     con = open_database(db_path)
     progress = progress or Silent()
     timed = _timer(outcome, progress)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -93,6 +95,11 @@ def test_rerunning_a_month_replaces_its_rows_with_identical_findings(tmp_path):
     assert con.execute("SELECT * FROM flags ORDER BY ALL").fetchall() == before  # same rows, same scores
     assert con.execute("SELECT * FROM link_model ORDER BY ALL").fetchall() == model
     assert con.execute("SELECT count(*) FROM runs WHERE status = 'succeeded'").fetchone()[0] == 2
+    # each input file's sha256, as the file holds it
+    inputs = json.loads(con.execute("SELECT inputs FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()[0])
+    assert len(inputs) == 15
+    for entry in inputs.values():
+        assert entry["sha256"] == hashlib.sha256((SAMPLE / entry["file"]).read_bytes()).hexdigest(), entry["file"]
 
 
 def _snapshot(db: Path) -> dict[str, list]:
