@@ -107,3 +107,17 @@ def test_asking_whether_the_id_forms_exist_leaves_the_runs_transaction_usable():
     assert id_forms_built_for(con, "2026-10", end)
     assert not id_forms_built_for(con, "2026-09", end)  # another month's forms are not these
     con.execute("COMMIT")
+
+
+def test_an_id_born_after_the_month_is_judged_on_the_months_last_day():
+    """The gate and staging judge a birth date against the verified month's last day, not today."""
+    born_after = make_id("420102", dt.date(2026, 11, 15), 123)  # after October 2026, before today
+    con = duckdb.connect()
+    install_macros(con)
+    sql = "SELECT __id_status FROM ({}) "
+    rows = f"SELECT '{born_after}' AS id_number"
+    assert con.execute(sql.format(with_id_status_sql(rows, "id_number", dt.date(2026, 10, 31)))).fetchall() == [
+        ("bad_date",)]
+    assert con.execute(sql.format(with_id_status_sql(rows, "id_number", dt.date(2026, 11, 30)))).fetchall() == [
+        ("valid",)]
+    assert normalize(born_after, dt.date(2026, 10, 31)).status.value == "bad_date"
