@@ -164,7 +164,7 @@ def run_ours(db: Path, month: str, out: Path) -> dict[str, Any]:
     _stage_persons(con)  # timed with ours: Splink starts from the rows as they are
     results = link_month(con, month, default_policy())
     wall = time.perf_counter() - t0
-    side_jobs = ("members", "staff")
+    side_jobs = ("members", "staff_hukou")
     # The duplicate-enrolment and staff jobs run after every registry: time them from the log.
     done = [t for t, msg in marks if any(msg.startswith(f"linkage {j}:") for j in side_jobs)]
     last_registry = max((t for t, msg in marks if msg.startswith("linkage ")

@@ -519,8 +519,9 @@ def link_month(con: duckdb.DuckDBPyConnection, run_month: str, policy: Policy,
     staff = f"{PERSONS_SQL} WHERE source = 'staff'"
     # The ID neighbourhood is built on the staff side (a thousand rows; household registration
     # is millions): a staff ID the staff list mistyped is still found, as `probable`.
-    res, _ = run_job(con, "staff", hukou, staff, policy, model, neighbourhood="right")
-    results["staff"] = res
+    # (named apart from the staff list's own job against the roster, which is `staff`)
+    res, _ = run_job(con, "staff_hukou", hukou, staff, policy, model, neighbourhood="right")
+    results["staff_hukou"] = res
     # each pair of persons is every pair of their records
     con.execute(f"""
         INSERT INTO link_staff_hukou

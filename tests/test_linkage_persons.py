@@ -68,8 +68,6 @@ def test_persons_expanded_equal_records_linked_one_by_one(linked) -> None:
             SELECT source_record_id, member_key, match_class, match_score, id_level, name_level, block_rule, evidence
             FROM link_pairs WHERE source = ? ORDER BY ALL""", [source]).fetchall()
         assert stored == one_by_one, source
-        if source == "staff":  # `results['staff']` is the staff × household-registration job (X01)
-            continue
         # the counts reported (progress, run history, link_blocking) are of records too
         assert results[source].linked == res.linked, source
         assert results[source].compared == res.compared, source
@@ -79,4 +77,4 @@ def test_persons_expanded_equal_records_linked_one_by_one(linked) -> None:
 def test_staff_links_are_every_pair_of_their_records(linked) -> None:
     con, results = linked
     n = con.execute("SELECT count(*) FROM link_staff_hukou").fetchall()[0][0]
-    assert n == sum(results["staff"].linked.values()) and n > 0
+    assert n == sum(results["staff_hukou"].linked.values()) and n > 0
