@@ -83,6 +83,7 @@ def child_run(data_dir: Path, db: Path, out: Path, month: str, settings: list[st
 
     run_monthly = monthly.run_monthly
     t0 = time.perf_counter()
+    monthly.preload_gx()  # as `dibao run` does
     outcome = run_monthly(data_dir, db, month, None, out, mapper=_serial if partitions else None,
                           progress=LogLines())
     wall = time.perf_counter() - t0

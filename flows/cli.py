@@ -57,8 +57,10 @@ def run(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("great_expectations").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("dibao.run").setLevel(logging.INFO)  # structured stage lines when not on a terminal
-    from flows.monthly import prefect_flow, run_monthly
+    from flows.monthly import prefect_flow, preload_gx, run_monthly
     from flows.progress import reporter_for
+
+    preload_gx()
 
     reporter = reporter_for(console)
     try:

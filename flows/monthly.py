@@ -146,7 +146,9 @@ def start_digests(data_dir: Path) -> dict[str, Future[str]]:
 def preload_gx() -> None:
     """Import Great Expectations in a thread while the extracts load: the import is 1.6 s of
     Python on one core, the load mostly native code on both. The gate's own import then finds
-    it done, or waits for it (Python's import lock); if it failed here, the gate imports again."""
+    it done, or waits for it (Python's import lock); if it failed here, the gate imports again.
+    Called by `dibao run` (and the benchmark, which times what it runs), not by `run_monthly`:
+    in a test session the thread's import would outlive the test that started it."""
     def load() -> None:
         try:
             from expectations.runner import _import_gx
@@ -222,7 +224,6 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
     outcome = RunOutcome(uuid.uuid4().hex[:12], month, Path(db_path), Path(out_dir) if out_dir else None)
     started = dt.datetime.now()
     outcome.digests = start_digests(data_dir)
-    preload_gx()
     con = open_database(db_path)
     progress = progress or Silent()
     timed = _timer(outcome, progress)
