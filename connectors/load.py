@@ -60,9 +60,14 @@ def delete_month_sql(table: str) -> str:
     return f"DELETE FROM {quote_ident(table)} WHERE run_month = ?"
 
 
-def insert_sql(table: str, columns: list[str], view: str) -> str:
+def insert_sql(table: str, columns: list[str], view: str, constants: tuple[str, ...] = ()) -> str:
+    """Insert `columns` from `view`, and `constants` (column names) from parameters ($1, $2, …)."""
     cols = ", ".join(quote_ident(c) for c in columns)
-    return f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {quote_ident(view)}"
+    if not constants:
+        return f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {quote_ident(view)}"
+    named = ", ".join(quote_ident(c) for c in constants)
+    params = ", ".join(f"${i}" for i in range(1, len(constants) + 1))
+    return f"INSERT INTO {quote_ident(table)} ({cols}, {named}) SELECT {cols}, {params} FROM {quote_ident(view)}"
 
 
 # ---------------------------------------------------------------- discovery
@@ -111,13 +116,18 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(create_table_sql("load_report", LOAD_REPORT_COLUMNS))
 
 
-def _write(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame, columns: list[str]) -> None:
+def _write(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame, columns: list[str],
+           constants: dict[str, str] | None = None) -> None:
+    """Insert `df` into `table`; `constants` (column -> value) are the same on every row and are
+    not carried in the frame (two such columns of a 7.9-million-row extract cost 0.13 s)."""
     if df.height == 0:
         return
+    constants = constants or {}
     view = f"__dibao_load_{table}"
     con.register(view, df.to_arrow())
     try:
-        con.execute(insert_sql(table, columns, view))
+        con.execute(insert_sql(table, [c for c in columns if c not in constants], view, tuple(constants)),
+                    list(constants.values()))
     finally:
         con.unregister(view)
 
@@ -145,8 +155,9 @@ def load_file(
         stats.notes.append(f"{split.blank_rows} blank row(s) skipped")
     stats.check()
     # one chunk per column: DuckDB inserts it faster than the lazily parsed frame's 80 pieces
-    loaded = split.loaded.with_columns(pl.lit(run_month).alias("run_month")).rechunk()
-    _write(con, raw_table(extract), loaded, [n for n, _ in raw_columns(extract)])
+    loaded = split.loaded.drop("_source_file").rechunk()
+    _write(con, raw_table(extract), loaded, [n for n, _ in raw_columns(extract)],
+           {"run_month": run_month, "_source_file": raw.source_file})
     quarantined = split.quarantined.with_columns(
         pl.lit(run_month).alias("run_month"), pl.lit(extract.name).alias("extract"),
         pl.lit(path.name).alias("source_file"), pl.col("row_number").cast(pl.Int32),
