@@ -30,7 +30,7 @@ LOAD_REPORT_COLUMNS = (
     ("rows_read", "BIGINT"), ("rows_loaded", "BIGINT"), ("rows_quarantined", "BIGINT"),
     ("present", "BOOLEAN"), ("notes", "VARCHAR"),
 )
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")  # a run month, YYYY-MM
 
 
 # ---------------------------------------------------------------- SQL builders
@@ -39,7 +39,6 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 def quote_ident(name: str) -> str:
     """A SQL identifier, double-quoted (the project's one quoting helper)."""
     return '"' + name.replace('"', '""') + '"'
-
 
 
 def raw_table(extract: Extract) -> str:
@@ -102,7 +101,7 @@ def discover(data_dir: Path) -> tuple[dict[str, Path], list[str], list[str]]:
 
 
 def _check_args(data_dir: Path, run_month: str) -> None:
-    if not isinstance(run_month, str) or not _MONTH.match(run_month):
+    if not isinstance(run_month, str) or not MONTH.match(run_month):
         raise InvalidArgument(f"'run_month' must be YYYY-MM with a month 01 to 12, got {run_month!r}")
     if not data_dir.is_dir():
         raise InvalidArgument(f"'data_dir' must be an existing folder, got {str(data_dir)!r}")

@@ -423,7 +423,7 @@ def bound_for(exp: Expectation, policy: Any) -> tuple[str, float]:
 _GX_QUIET = {"GX_ANALYTICS_ENABLED": "false"}
 
 
-def _import_gx() -> Any:
+def import_gx() -> Any:
     """Import Great Expectations lazily (about 2 s) and quietly: no analytics, no deprecation noise."""
     for key, value in _GX_QUIET.items():
         os.environ.setdefault(key, value)
@@ -444,7 +444,7 @@ class Judge:
     """One ephemeral GX context for a gate run; `judge` validates one extract's measures."""
 
     def __init__(self) -> None:
-        gx = _import_gx()
+        gx = import_gx()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self._gx = gx

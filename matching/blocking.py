@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from matching.sql_macros import ID_SHAPE
+
 
 @dataclass(frozen=True)
 class BlockingRule:
@@ -21,11 +23,23 @@ class BlockingRule:
         return self.sql
 
 
+def _digits17_sql(id_number: str) -> str:
+    return f"TRY_CAST(substr({id_number}, 1, 17) AS BIGINT)"
+
+
+def _check_value_sql(id_number: str) -> str:
+    """The check character as a number, X = 10."""
+    return f"CASE substr({id_number}, 18, 1) WHEN 'X' THEN 10 ELSE TRY_CAST(substr({id_number}, 18, 1) AS BIGINT) END"
+
+
+def _code_sql(digits17: str, check_value: str) -> str:
+    return f"({digits17}) * 11 + ({check_value})"
+
+
 def id_code_sql(id_number: str) -> str:
     """An 18-character ID (17 digits and a digit or X) as one BIGINT: the 17 digits × 11 + the
     check character (X = 10). Equal IDs have equal codes and different IDs different codes."""
-    return (f"(TRY_CAST(substr({id_number}, 1, 17) AS BIGINT) * 11 "
-            f"+ CASE substr({id_number}, 18, 1) WHEN 'X' THEN 10 ELSE TRY_CAST(substr({id_number}, 18, 1) AS BIGINT) END)")
+    return f"({_code_sql(_digits17_sql(id_number), _check_value_sql(id_number))})"
 
 
 def id_variants_sql(table: str, source: str) -> str:
@@ -42,26 +56,24 @@ def id_variants_sql(table: str, source: str) -> str:
     the edits give, with X written only as the check character."""
     return f"""
 CREATE OR REPLACE TEMP TABLE {table} AS
-WITH s AS (SELECT key, CAST(substr(id_number, 1, 17) AS BIGINT) AS n,
-                  CASE substr(id_number, 18, 1) WHEN 'X' THEN 10 ELSE CAST(substr(id_number, 18, 1) AS BIGINT) END
-                      AS ck
-           FROM ({source}) WHERE regexp_full_match(id_number, '[0-9]{{17}}[0-9X]')),
+WITH s AS (SELECT key, {_digits17_sql('id_number')} AS n, {_check_value_sql('id_number')} AS ck
+           FROM ({source}) WHERE regexp_full_match(id_number, {ID_SHAPE})),
      d AS (SELECT key, n, ck, p, (n // CAST(10 ** (17 - p) AS BIGINT)) % 10 AS digit,
                   CAST(10 ** (17 - p) AS BIGINT) AS w
            FROM s, range(1, 18) t(p))
 -- one of the 17 digits replaced
-SELECT key, (n + (c - digit) * w) * 11 + ck AS variant
+SELECT key, {_code_sql('n + (c - digit) * w', 'ck')} AS variant
 FROM d, range(0, 10) v(c) WHERE c <> digit
 UNION ALL
 -- the check character replaced (X only here)
-SELECT key, n * 11 + c AS variant FROM s, range(0, 11) v(c) WHERE c <> ck
+SELECT key, {_code_sql('n', 'c')} AS variant FROM s, range(0, 11) v(c) WHERE c <> ck
 UNION ALL
 -- two adjacent digits swapped
-SELECT key, (n + (nxt - digit) * w + (digit - nxt) * (w // 10)) * 11 + ck AS variant
+SELECT key, {_code_sql('n + (nxt - digit) * w + (digit - nxt) * (w // 10)', 'ck')} AS variant
 FROM (SELECT *, (n // greatest(w // 10, 1)) % 10 AS nxt FROM d) WHERE p < 17 AND nxt <> digit
 UNION ALL
 -- the 17th digit swapped with a check character that is a digit
-SELECT key, (n - digit + ck) * 11 + digit AS variant
+SELECT key, {_code_sql('n - digit + ck', 'digit')} AS variant
 FROM d WHERE p = 17 AND ck < 10 AND ck <> digit
 """
 

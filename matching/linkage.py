@@ -48,7 +48,7 @@ from matching.comparisons import (
 )
 from matching.model import FLOOR, ComparisonParams, Model, em_single, smoothed
 from matching.policy import Policy
-from matching.staging import PERSONS, RECORDS, same_person_sql
+from matching.staging import PERSONS, RECORDS, REGISTRY_KEY, same_person_sql
 
 log = logging.getLogger(__name__)
 
@@ -416,12 +416,11 @@ def _person_cols(prefix: str = "") -> str:
 # Every side of a job has `key`, the person columns and `n`, the records it stands for.
 MEMBERS_SQL = (f"SELECT member_key AS key, household_id, 1 AS n, {_person_cols()} FROM stg_members "
                "WHERE run_month = '{month}'")
-REGISTRY_KEY = "source || '|' || record_id"  # a registry row's key
 # Registry rows one by one (the model is fitted on a sample of them; tests and the benchmark read them).
 REGISTRY_SQL = f"SELECT {REGISTRY_KEY} AS key, source, record_id, 1 AS n, {_person_cols()} FROM stg_registry"
 # Registry persons (what is scored): `key` is the source and the person's first record id.
 PERSONS_SQL = f"SELECT key, source, id_raw, n, {_person_cols()} FROM {PERSONS}"
-# What one registry's scoring found, per person; `expand_sql` gives it back its records.
+# What one registry's scoring found, per person; `_store_part` writes it once per record.
 PART_SQL = """SELECT r.source, r.name, r.id_raw, b.l_key, b.match_class, b.probability, b.id_level, b.name_level,
                      b.block_rule, b.evidence
               FROM link_best b JOIN R r ON r.key = b.r_key"""

@@ -15,9 +15,13 @@ _FULLWIDTH_FROM = "０１２３４５６７８９ＸｘxＸ×"
 _FULLWIDTH_TO = "0123456789XXXXX"
 
 
-def _check_sql(arg: str) -> str:
-    terms = " + ".join(f"{w} * CAST(substr({arg}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(_WEIGHTS))
-    return f"substr('10X98765432', (({terms}) % 11) + 1, 1)"
+def check_character_sql(first17: str) -> str:
+    """The check character of a BIGINT holding the first 17 digits, by integer arithmetic.
+
+    Digits are taken with // and % rather than 17 substr/casts: twice as fast on millions of rows.
+    """
+    terms = " + ".join(f"{w} * (({first17} // {10 ** (16 - i)}) % 10)" for i, w in enumerate(_WEIGHTS))
+    return f"substr('10X98765432', CAST(({terms}) % 11 AS INTEGER) + 1, 1)"
 
 
 MACROS_SQL = f"""
@@ -26,7 +30,7 @@ CREATE OR REPLACE MACRO dibao_id_clean(x) AS
         upper(regexp_replace(translate(coalesce(x, ''), '{_FULLWIDTH_FROM}', '{_FULLWIDTH_TO}'),
                              '[\\s\\-_''"`\u3000]+', '', 'g')),
         '^([0-9]{{15,18}})\\.0+$', '\\1');
-CREATE OR REPLACE MACRO dibao_id_check(s17) AS {_check_sql('s17')};
+CREATE OR REPLACE MACRO dibao_id_check(s17) AS {check_character_sql('CAST(s17 AS BIGINT)')};
 CREATE OR REPLACE MACRO dibao_id_18(c) AS
     CASE WHEN regexp_full_match(c, '[0-9]{{15}}')
          THEN substr(c, 1, 6) || '19' || substr(c, 7) || dibao_id_check(substr(c, 1, 6) || '19' || substr(c, 7))
@@ -44,15 +48,6 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 ID_SHAPE = "'[0-9]{17}[0-9X]'"
 ID_STATUS = "__id_status"  # the column `with_id_status_sql` adds
-
-
-def check_character_sql(first17: str) -> str:
-    """The check character of a BIGINT holding the first 17 digits, by integer arithmetic.
-
-    Digits are taken with // and % rather than 17 substr/casts: twice as fast on millions of rows.
-    """
-    terms = " + ".join(f"{w} * (({first17} // {10 ** (16 - i)}) % 10)" for i, w in enumerate(_WEIGHTS))
-    return f"substr('10X98765432', CAST(({terms}) % 11 AS INTEGER) + 1, 1)"
 
 
 def date_sql(day: dt.date | None) -> str:

@@ -19,12 +19,11 @@ IDs are normalised in SQL by the macros in `matching.sql_macros`, which mirror
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import duckdb
 import polars as pl
 
-from connectors.load import quote_ident
+from connectors.load import MONTH, quote_ident
 from connectors.schemas import EXTRACTS, REGISTRIES
 from matching import names
 from matching.sql_macros import id_forms_sql, id_tables, install_macros, lit
@@ -94,6 +93,14 @@ def _records_select(source: str, run_month: str) -> str:
             f"WHERE run_month = '{run_month}'")
 
 
+def registry_key_sql(record_id: str = "record_id", source: str = "source") -> str:
+    """A registry row's key in every linkage job; a person's key is that of its first record."""
+    return f"{source} || '|' || {record_id}"
+
+
+REGISTRY_KEY = registry_key_sql()
+
+
 def same_person_sql(record: str, person: str) -> str:
     """A registry row belongs to a person of the same registry: the same typed name and ID
     (blank ones too)."""
@@ -114,12 +121,12 @@ def persons_from_records_sql(records: str) -> str:
     """The persons of a staged record relation with every column of `stg_registry` (the linkage
     benchmark starts from such a table). Staging builds the same rows from the raw tables."""
     cols = ", ".join(STAGED_COLUMNS)
-    return (f"SELECT source, source || '|' || min(record_id) AS key, {cols}, count(*) AS n "
+    return (f"SELECT source, {registry_key_sql('min(record_id)')} AS key, {cols}, count(*) AS n "
             f"FROM ({records}) GROUP BY source, {cols}")
 
 
 def _records_view(con: duckdb.DuckDBPyConnection, run_month: str, sources: list[str]) -> None:
-    if not re.fullmatch(r"\d{4}-\d{2}", run_month):  # the month is written into the view
+    if not MONTH.match(run_month):  # the month is written into the view
         raise ValueError(f"'run_month' must be YYYY-MM, got {run_month!r}")
     if sources:
         records = " UNION ALL ".join(_records_select(s, run_month) for s in sources)
@@ -153,11 +160,11 @@ def build_id_forms(con: duckdb.DuckDBPyConnection, run_month: str, as_of: dt.dat
         SELECT source, name, id_raw, min(record_id) AS first_record, count(*) AS n
         FROM {RECORDS} GROUP BY source, name, id_raw""")
     grouped = {f"raw_{source}" for source in sources}
-    texts = [f"SELECT 'raw_' || source AS tbl, coalesce(id_raw, '') AS id_key, n FROM temp.main.{GROUPS}"]
-    texts += [f"SELECT {lit(t)} AS tbl, coalesce(id_number, '') AS id_key, 1 AS n FROM {quote_ident(t)} "
-              "WHERE run_month = $m" for t in id_tables(con) if t not in grouped]
+    others = [f"SELECT {lit(t)} AS tbl, coalesce(id_number, '') AS id_key, 1 AS n FROM {quote_ident(t)} "
+              f"WHERE run_month = {lit(run_month)}" for t in id_tables(con) if t not in grouped]
+    texts = [f"SELECT 'raw_' || source AS tbl, coalesce(id_raw, '') AS id_key, n FROM temp.main.{GROUPS}", *others]
     con.execute(f"CREATE OR REPLACE TEMP TABLE __id_texts AS SELECT tbl, id_key, sum(n) AS n "
-                f"FROM ({' UNION ALL '.join(texts)}) GROUP BY tbl, id_key", {"m": run_month})
+                f"FROM ({' UNION ALL '.join(texts)}) GROUP BY tbl, id_key")
     keys = "SELECT DISTINCT id_key FROM temp.main.__id_texts"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_FORMS} AS {id_forms_sql(keys, as_of)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ID_COUNTS} AS SELECT t.tbl, f.id_status, sum(t.n) AS n "
@@ -230,7 +237,7 @@ def stage(con: duckdb.DuckDBPyConnection, run_month: str, as_of: str, persist: b
     # million persons at city scale.
     con.execute(f"""
         CREATE OR REPLACE {'TABLE' if persist else 'TEMP TABLE'} {PERSONS} AS
-        SELECT g.source, g.source || '|' || g.first_record AS key, g.name,
+        SELECT g.source, {registry_key_sql('g.first_record', 'g.source')} AS key, g.name,
                nf.name_clean, nf.name_simplified, nf.name_pinyin, nf.surname_pinyin,
                g.id_raw, f.id_number, f.id_was_15, f.id_status, f.birth_date, f.sex, g.n
         FROM temp.main.{GROUPS} g

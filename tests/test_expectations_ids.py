@@ -121,3 +121,16 @@ def test_an_id_born_after_the_month_is_judged_on_the_months_last_day():
     assert con.execute(sql.format(with_id_status_sql(rows, "id_number", dt.date(2026, 11, 30)))).fetchall() == [
         ("valid",)]
     assert normalize(born_after, dt.date(2026, 10, 31)).status.value == "bad_date"
+
+
+def test_the_gates_id_counts_judge_a_birth_date_on_the_months_last_day():
+    """The gate's profile counts an ID born after the verified month as not valid (it used today)."""
+    from expectations.runner import Window, profile
+    from expectations.suites import SUITES
+
+    born_after = make_id("420102", dt.date(2026, 11, 15), 123)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE raw_pensions (run_month VARCHAR, record_id VARCHAR, name VARCHAR, id_number VARCHAR)")
+    con.executemany("INSERT INTO raw_pensions VALUES ('2026-10', ?, '王芳', ?)", [("P1", born_after), ("P2", VALID)])
+    prof = profile(con, SUITES["pensions"], Window.of("2026-10"))
+    assert (prof.rows, prof.id_valid, prof.id_blank) == (2, 1, 0)
