@@ -203,6 +203,7 @@ def stop_server(process: subprocess.Popen | None) -> None:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
 
 
 def serve(data_dir: Path, db_path: Path, out_dir: Path | None, policy_path: Path | None,

@@ -1,0 +1,104 @@
+"""Prefect's API for one `dibao run`: a temporary server started at the command's first moment.
+
+Prefect runs a flow only against an API. With none configured it starts a temporary
+server itself when the flow makes its first client: it first imports its whole server
+package into this process (1.5 s of Python) to start the same server in a subprocess
+(2.4 s more), all after the command's own imports, so a city run began loading 6.8 s
+after the command started. Started here instead, as the command's first step, the
+subprocess comes up on the other core while this process imports the pipeline, and the
+flow finds it through PREFECT_API_URL (set before Prefect reads its settings).
+
+It is the server Prefect would start (`prefect.server.api.server.create_app` with
+`ephemeral=True`: no UI, no background services), on a free port of 127.0.0.1, with the
+run's PREFECT_HOME database. `stop()` ends it; `atexit` does too if the command does not.
+When PREFECT_API_URL is already set (a served Prefect, as under `dibao serve`), no
+server is started and the run reports to that one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from connectors.errors import DibaoError
+from flows.schedule import health_url, server_is_healthy, stop_server
+
+START_TIMEOUT = 60.0  # seconds; it came up in 2.4 s here, on a busy machine it may take far longer
+
+
+class ServerDidNotStart(DibaoError):
+    """Prefect's temporary API server for this run did not answer."""
+
+
+def create_app() -> Any:
+    """The uvicorn factory: Prefect's API as its temporary server runs it (no UI, no services)."""
+    from prefect.server.api.server import create_app as prefect_app
+
+    return prefect_app(ephemeral=True, final=True)
+
+
+def server_command(port: int) -> list[str]:
+    """uvicorn serving `create_app` on 127.0.0.1:`port`, with this interpreter."""
+    return [sys.executable, "-m", "uvicorn", "--factory", "flows.api_server:create_app", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "error", "--lifespan", "on"]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TemporaryServer:
+    """A Prefect API server in a subprocess, for this process's flow runs only."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}/api"
+        self.log = Path(os.environ.get("PREFECT_HOME", ".")) / "temporary-server.log"
+        with open(self.log, "wb") as log:
+            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                server_command(self.port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        os.environ["PREFECT_API_URL"] = self.api_url
+        atexit.register(self.stop)
+
+    def wait(self, timeout: float = START_TIMEOUT) -> None:
+        """Return when the server answers /api/health; raise `ServerDidNotStart` if it exits or times out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is None or self.process.poll() is not None:
+                raise ServerDidNotStart(f"Prefect's temporary API server exited before answering: {self._stderr()}")
+            if server_is_healthy(self.api_url, timeout=1.0):
+                return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerDidNotStart(f"Prefect's temporary API server did not answer at {health_url(self.api_url)} "
+                                        f"within {timeout:.0f} s; run with --no-prefect, or serve Prefect and set "
+                                        "PREFECT_API_URL")
+            time.sleep(0.05)
+
+    def _stderr(self) -> str:
+        """The last line the server wrote (its log is in PREFECT_HOME), or its exit code."""
+        code = self.process.returncode if self.process is not None else None
+        try:
+            lines = self.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return (lines[-1] if lines else f"exit code {code}") + f" (log: {self.log})"
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        stop_server(process)
+
+
+def start_for_run() -> TemporaryServer | None:
+    """Start the run's temporary server now, unless PREFECT_API_URL names a served Prefect."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    return TemporaryServer()

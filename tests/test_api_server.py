@@ -1,0 +1,91 @@
+"""The temporary Prefect API server `dibao run` starts at its first moment (flows/api_server.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from flows import api_server
+
+DIBAO = str(Path(sys.executable).parent / "dibao")
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "sample"
+
+
+def test_a_served_prefect_is_used_and_no_server_started(monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    started: list[int] = []
+    monkeypatch.setattr(api_server, "TemporaryServer", lambda: started.append(1))
+    assert api_server.start_for_run() is None and started == []
+
+
+def test_the_server_answers_and_stops(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.setenv("PREFECT_API_URL", "")  # blank: none configured; the server's own is undone after
+    server = api_server.start_for_run()
+    assert server is not None
+    try:
+        import os
+
+        assert os.environ["PREFECT_API_URL"] == server.api_url  # set before Prefect reads its settings
+        server.wait()
+        assert _servers_of(tmp_path) == [server.process.pid]  # the helper below sees a live one
+        with urllib.request.urlopen(server.api_url + "/health", timeout=5) as response:  # noqa: S310
+            assert response.status == 200
+        process = server.process
+    finally:
+        server.stop()
+    assert process is not None and process.poll() is not None
+    with pytest.raises(OSError):
+        urllib.request.urlopen(server.api_url + "/health", timeout=2)  # noqa: S310
+
+
+def test_a_server_that_exits_is_one_line_naming_its_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.setenv("PREFECT_API_URL", "")  # blank: none configured; the server's own is undone after
+    monkeypatch.setattr(api_server, "server_command", lambda port: [
+        sys.executable, "-c", "import sys; print('address already in use'); sys.exit(3)"])
+    server = api_server.TemporaryServer()
+    with pytest.raises(api_server.ServerDidNotStart, match="address already in use.*temporary-server.log"):
+        server.wait(timeout=20)
+    server.stop()
+
+
+def test_a_failed_run_through_prefect_ends_cleanly(tmp_path):
+    """The exit skips Python's teardown but not Prefect's own: its log worker is drained while
+    the server still answers (else: 'Error logging to API'), and the server is stopped."""
+    home = tmp_path / ".prefect"
+    result = subprocess.run([DIBAO, "run", "--data", str(tmp_path / "absent"), "--db", str(tmp_path / "d.duckdb"),
+                             "--month", "2026-10"], capture_output=True, text=True, timeout=300,
+                            env={**_env(), "PREFECT_HOME": str(home)})
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("dibao: error:")]
+    assert len(errors) == 1 and "must be a folder of extracts" in errors[0]
+    assert "Error logging to API" not in result.stderr
+    assert (home / "temporary-server.log").exists()
+    assert _servers_of(home) == []
+
+
+def _servers_of(home: Path) -> list[int]:
+    """Processes serving `flows.api_server:create_app` with this PREFECT_HOME (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"flows.api_server:create_app" in cmdline and f"PREFECT_HOME={home}".encode() in environ.split(b"\0"):
+            found.append(int(proc.name))
+    return found
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
