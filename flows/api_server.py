@@ -9,8 +9,9 @@ subprocess comes up on the other core while this process imports the pipeline, a
 flow finds it through PREFECT_API_URL (set before Prefect reads its settings).
 
 It is the server Prefect would start (`prefect.server.api.server.create_app` with
-`ephemeral=True`: no UI, no background services), on a free port of 127.0.0.1, with the
-run's PREFECT_HOME database. `stop()` ends it; `atexit` does too if the command does not.
+`ephemeral=True`: no UI, no background services), on a port of 127.0.0.1 that this
+process binds and hands over (no other process can take it meanwhile), with the run's
+PREFECT_HOME database. `stop()` ends it; `atexit` does too if the command does not.
 When PREFECT_API_URL is already set (a served Prefect, as under `dibao serve`), no
 server is started and the run reports to that one.
 """
@@ -43,28 +44,28 @@ def create_app() -> Any:
     return prefect_app(ephemeral=True, final=True)
 
 
-def server_command(port: int) -> list[str]:
-    """uvicorn serving `create_app` on 127.0.0.1:`port`, with this interpreter."""
-    return [sys.executable, "-m", "uvicorn", "--factory", "flows.api_server:create_app", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "error", "--lifespan", "on"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def server_command(fd: int) -> list[str]:
+    """uvicorn serving `create_app` on the listening socket `fd` (inherited), with this interpreter."""
+    return [sys.executable, "-m", "uvicorn", "--factory", "flows.api_server:create_app", "--fd", str(fd),
+            "--log-level", "error", "--lifespan", "on"]
 
 
 class TemporaryServer:
     """A Prefect API server in a subprocess, for this process's flow runs only."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
-        self.api_url = f"http://127.0.0.1:{self.port}/api"
-        self.log = Path(os.environ.get("PREFECT_HOME", ".")) / "temporary-server.log"
-        with open(self.log, "wb") as log:
-            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                server_command(self.port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        # The socket is bound here and handed to the server, so its port is known at once
+        # and no other process can take it while the server imports.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            self.port = int(sock.getsockname()[1])
+            self.api_url = f"http://127.0.0.1:{self.port}/api"
+            self.log = Path(os.environ.get("PREFECT_HOME", ".")) / "temporary-server.log"
+            with open(self.log, "wb") as log:
+                self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                    server_command(sock.fileno()), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    pass_fds=(sock.fileno(),))
         os.environ["PREFECT_API_URL"] = self.api_url
         atexit.register(self.stop)
 

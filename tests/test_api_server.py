@@ -46,7 +46,7 @@ def test_the_server_answers_and_stops(tmp_path, monkeypatch):
 def test_a_server_that_exits_is_one_line_naming_its_log(tmp_path, monkeypatch):
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
     monkeypatch.setenv("PREFECT_API_URL", "")  # blank: none configured; the server's own is undone after
-    monkeypatch.setattr(api_server, "server_command", lambda port: [
+    monkeypatch.setattr(api_server, "server_command", lambda fd: [
         sys.executable, "-c", "import sys; print('address already in use'); sys.exit(3)"])
     server = api_server.TemporaryServer()
     with pytest.raises(api_server.ServerDidNotStart, match="address already in use.*temporary-server.log"):
