@@ -80,6 +80,19 @@ def test_run_prints_where_results_are_and_writes_workbooks(city):
                     "match_class", "match_score", "evidence"]
 
 
+def test_the_stage_lines_and_the_run_record_agree(city):
+    """Each stage's time as `dibao run` logs it (and `make bench` reads it) is the one the run records."""
+    from flows.bench import stage_seconds
+
+    root, _, result = city
+    logged = stage_seconds(result.stderr)
+    assert list(logged) == ["load", "gate", "link", "rules", "reports"] and all(v > 0 for v in logged.values())
+    con = duckdb.connect(str(root / "dibao.duckdb"), read_only=True)
+    recorded = json.loads(con.execute("SELECT stages FROM runs WHERE status = 'succeeded'").fetchone()[0])["seconds"]
+    assert set(recorded) == {"load", "gate", "link", "rules"}  # recorded before the worklists are written
+    assert all(abs(logged[k] - v) < 0.006 for k, v in recorded.items())
+
+
 def test_rerunning_a_month_replaces_its_rows_with_identical_findings(tmp_path):
     db = tmp_path / "d.duckdb"
     first = run_monthly(SAMPLE, db, "2026-10")
