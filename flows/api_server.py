@@ -74,7 +74,7 @@ class TemporaryServer:
         deadline = time.monotonic() + timeout
         while True:
             if self.process is None or self.process.poll() is not None:
-                raise ServerDidNotStart(f"Prefect's temporary API server exited before answering: {self._stderr()}")
+                raise ServerDidNotStart(f"Prefect's temporary API server exited before answering: {self._last_line()}")
             if server_is_healthy(self.api_url, timeout=1.0):
                 return
             if time.monotonic() > deadline:
@@ -84,7 +84,7 @@ class TemporaryServer:
                                         "PREFECT_API_URL")
             time.sleep(0.05)
 
-    def _stderr(self) -> str:
+    def _last_line(self) -> str:
         """The last line the server wrote (its log is in PREFECT_HOME), or its exit code."""
         code = self.process.returncode if self.process is not None else None
         try:

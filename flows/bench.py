@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import subprocess
@@ -240,15 +239,11 @@ def time_cli(data: Path, work: Path, month: str) -> dict[str, Any]:
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait again
+    from flows.progress import stage_seconds
+
     stages = stage_seconds((work / "cli.log").read_text(encoding="utf-8", errors="replace"))
     return {"wall": round(wall, 3), "peak_rss": usage.ru_maxrss * 1024, "rc": proc.returncode,
             "log": str(work / "cli.log"), "stages": stages}
-
-
-def stage_seconds(log: str) -> dict[str, float]:
-    """Each stage's seconds from `dibao run`'s structured lines (`stage=load event=done seconds=16.98`)."""
-    found = re.findall(r"stage=(\w+) event=done seconds=([0-9.]+)", log)
-    return {name: float(seconds) for name, seconds in found}
 
 
 def report(summary: dict[str, Any], data: Path, run: dict[str, Any], scan: dict[str, Any],

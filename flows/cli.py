@@ -269,7 +269,7 @@ def serve(
 def main() -> None:  # pragma: no cover - the console script; tests drive `app` or run the script
     """The `dibao` console script. When a command has finished, the exit handlers run and the
     output is flushed, and then the process ends without Python's module teardown: after a run
-    (Great Expectations, Prefect, pandas imported) the teardown took 0.8 to 1.1 s and does
+    (Great Expectations, Prefect, pandas imported) the teardown took 0.8 to 1.2 s and does
     nothing a finished command needs (files are closed, the database too)."""
     try:
         app()

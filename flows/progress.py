@@ -4,6 +4,7 @@ plain structured log lines (key=value) otherwise, e.g. under systemd or cron."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Protocol
 
 from rich.console import Console
@@ -47,6 +48,14 @@ class LogLines(Silent):
 
     def finish(self, stage: str, seconds: float, summary: str = "") -> None:
         log.info('stage=%s event=done seconds=%.2f summary="%s"', stage, seconds, summary)
+
+
+_DONE = re.compile(r"stage=(\w+) event=done seconds=([0-9.]+)")  # what `LogLines.finish` writes
+
+
+def stage_seconds(lines: str) -> dict[str, float]:
+    """Each stage's seconds, read back from `LogLines` output (e.g. `dibao run`'s log)."""
+    return {name: float(seconds) for name, seconds in _DONE.findall(lines)}
 
 
 class RichBars(Silent):

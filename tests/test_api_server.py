@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import urllib.request
@@ -15,11 +16,37 @@ DIBAO = str(Path(sys.executable).parent / "dibao")
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "sample"
 
 
-def test_a_served_prefect_is_used_and_no_server_started(monkeypatch):
-    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
-    started: list[int] = []
-    monkeypatch.setattr(api_server, "TemporaryServer", lambda: started.append(1))
-    assert api_server.start_for_run() is None and started == []
+def test_with_a_served_prefect_the_run_reports_there_and_starts_none(tmp_path, monkeypatch):
+    """`PREFECT_API_URL` set: the flow run is recorded by that server, and no server of the run's own starts."""
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "served"))
+    monkeypatch.setenv("PREFECT_API_URL", "")
+    (tmp_path / "served").mkdir()
+    served = api_server.TemporaryServer()  # stands in for the persistent server of `dibao serve`
+    try:
+        served.wait()
+        home = tmp_path / "run" / ".prefect"
+        result = subprocess.run([DIBAO, "run", "--data", str(SAMPLE), "--db", str(tmp_path / "run" / "d.duckdb"),
+                                 "--month", "2026-10"], capture_output=True, text=True, timeout=300,
+                                env={**_env(), "PREFECT_HOME": str(home), "PREFECT_API_URL": served.api_url})
+        assert result.returncode == 0, result.stderr[-2000:]
+        request = urllib.request.Request(served.api_url + "/flow_runs/filter", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            runs = json.loads(response.read())
+        assert [r["state_type"] for r in runs] == ["COMPLETED"]
+        assert not (home / "temporary-server.log").exists()
+    finally:
+        served.stop()
+
+
+def test_prefect_is_not_imported_before_the_run_starts_its_server():
+    """Prefect reads PREFECT_API_URL when first imported: the command must not import it before
+    `start_for_run` sets it, or Prefect would start a second server of its own, late."""
+    probe = ("import sys; import flows.cli, flows.prefect_env, flows.api_server; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_server_answers_and_stops(tmp_path, monkeypatch):

@@ -82,7 +82,7 @@ def test_run_prints_where_results_are_and_writes_workbooks(city):
 
 def test_the_stage_lines_and_the_run_record_agree(city):
     """Each stage's time as `dibao run` logs it (and `make bench` reads it) is the one the run records."""
-    from flows.bench import stage_seconds
+    from flows.progress import stage_seconds
 
     root, _, result = city
     logged = stage_seconds(result.stderr)
