@@ -123,7 +123,10 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame, columns
         return
     constants = constants or {}
     view = f"__dibao_load_{table}"
-    con.register(view, df.to_arrow())
+    # polars' newest Arrow layout (string views) is its own: handed over without a copy. The
+    # default, `large_string`, copied every text cell: 0.34 s of a 7.9-million-row extract,
+    # 1.6 s over the city, for the same insert time and the same rows.
+    con.register(view, df.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
         con.execute(insert_sql(table, [c for c in columns if c not in constants], view, tuple(constants)),
                     list(constants.values()))
