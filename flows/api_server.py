@@ -24,6 +24,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,18 @@ class TemporaryServer:
                                         f"within {timeout:.0f} s; run with --no-prefect, or serve Prefect and set "
                                         "PREFECT_API_URL")
             time.sleep(0.05)
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Wait for the server, then hold Prefect's settings for a flow run on it: no flow-run
+        heartbeats. Heartbeats let a served Prefect's services mark a crashed run; this server
+        runs no services and ends with the command, and the heartbeat thread, which sleeps in
+        one-second steps, held each run's end up to 1 s while the flow stopped it."""
+        self.wait()
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield
 
     def _last_line(self) -> str:
         """The last line the server wrote (its log is in PREFECT_HOME), or its exit code."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -70,10 +71,9 @@ def run(
             run_id, workbooks = outcome.run_id, outcome.workbooks
         else:
             monthly_flow = prefect_flow(task_runner, dask_address, reporter)  # imports Prefect meanwhile
-            if server is not None:
-                server.wait()
-            result = monthly_flow(str(data), str(db), month, str(policy) if policy else None,
-                                  str(out) if out else None)
+            with server.serving() if server is not None else nullcontext():
+                result = monthly_flow(str(data), str(db), month, str(policy) if policy else None,
+                                      str(out) if out else None)
             run_id, workbooks = result["run_id"], [Path(p) for p in result["workbooks"]]
     except DibaoError as exc:
         reporter.close()

@@ -70,6 +70,31 @@ def test_the_server_answers_and_stops(tmp_path, monkeypatch):
         urllib.request.urlopen(server.api_url + "/health", timeout=2)  # noqa: S310
 
 
+def test_a_flow_run_on_the_temporary_server_sends_no_heartbeats(tmp_path):
+    """The flow run engine reads `flows.heartbeat_frequency` in the flow run's own context: inside
+    `serving()` it is None (no heartbeat thread, whose stop held each run's end up to 1 s), and the
+    served default comes back after it. A flow run in a fresh process, as `dibao run` makes one."""
+    probe = (
+        "import os, json\n"
+        "from flows import api_server\n"
+        "server = api_server.start_for_run()\n"
+        "from prefect import flow\n"
+        "from prefect.settings import get_current_settings\n"
+        "@flow(persist_result=False)\n"
+        "def seen(): return get_current_settings().flows.heartbeat_frequency\n"
+        "with server.serving():\n"
+        "    inside = seen()\n"
+        "print(json.dumps([inside, get_current_settings().flows.heartbeat_frequency]))\n"
+        "server.stop()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=180,
+                            env={**_env(), "PREFECT_HOME": str(tmp_path), "PREFECT_API_URL": ""})
+    assert result.returncode == 0, result.stderr[-2000:]
+    inside, after = json.loads(result.stdout.strip().splitlines()[-1])
+    assert inside is None
+    assert after == 180  # Prefect's default: a served Prefect's runs keep their heartbeats
+
+
 def test_a_server_that_exits_is_one_line_naming_its_log(tmp_path, monkeypatch):
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
     monkeypatch.setenv("PREFECT_API_URL", "")  # blank: none configured; the server's own is undone after
