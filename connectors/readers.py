@@ -84,8 +84,10 @@ def _field_counts(path: Path) -> tuple[pl.Series, bool]:
         path, has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String},
         empty_string_is_null=False, raise_if_empty=False,
     )
-    q = pl.col("l").str.count_matches('"', literal=True).cast(pl.Int64)
-    lines = lines.with_columns(q=q).with_columns(inside=(pl.col("q").cum_sum() - pl.col("q")) % 2 == 1)
+    lines = lines.with_columns(q=pl.col("l").str.count_matches('"', literal=True).cast(pl.Int64))
+    if not lines["q"].sum():  # no quote anywhere (most large extracts): every line is a record
+        return lines.select(pl.col("l").str.count_matches(",", literal=True) + 1).to_series(), False
+    lines = lines.with_columns(inside=(pl.col("q").cum_sum() - pl.col("q")) % 2 == 1)
     unterminated = bool(lines.height) and int(lines["q"].sum()) % 2 == 1
     lines = lines.with_columns(rec=(~pl.col("inside")).cast(pl.Int64).cum_sum() - 1)
     multi = lines["inside"].any()

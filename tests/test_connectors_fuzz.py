@@ -76,3 +76,36 @@ def test_parquet_fuzz(data: st.DataObject) -> None:
         columns[name] = data.draw(st.lists(strategies[kind], min_size=n, max_size=n))
     with tempfile.TemporaryDirectory() as d:
         check(write_parquet(Path(d) / "pensions.parquet", columns), "pensions")
+
+
+# Bytes that make UTF-8 hard: multi-byte characters (𠮷 is 4 bytes), lone lead and continuation
+# bytes, a surrogate (ED A0 80), overlong forms (C0 80, E0 80 80), a code point past U+10FFFF
+# (F4 90 80 80), NUL, and GB18030 text (陈 is C2 BD).
+PIECES = st.sampled_from([
+    b"a", b",", b"\n", "张".encode(), "𠮷".encode(), "陈".encode("gb18030"), b"\x80", b"\xbf", b"\xc3", b"\xe4\xb8",
+    b"\xf0\x9f", b"\xed\xa0\x80", b"\xc0\x80", b"\xe0\x80\x80", b"\xf4\x90\x80\x80", b"\xf4\x8f\xbf\xbf", b"\xff",
+    b"\x00", b"\xef\xbb\xbf",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(PIECES, max_size=24), chunk=st.integers(1, 9))
+def test_arrow_utf8_check_agrees_with_python(pieces: list[bytes], chunk: int) -> None:
+    """`_utf8_without_nul` (Arrow, chunked) says yes exactly when Python's strict decoder reads the
+    whole file without a NUL byte, whatever the chunk boundaries cut (chunks of 1 to 9 bytes here)."""
+    from unittest import mock
+
+    from connectors import encoding
+
+    data = b"".join(pieces)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.csv"
+        path.write_bytes(data)
+        with mock.patch.object(encoding, "CHUNK", chunk):
+            fast = encoding._utf8_without_nul(path)
+    try:
+        data.decode("utf-8")
+        python = b"\x00" not in data
+    except UnicodeDecodeError:
+        python = False
+    assert fast == python
