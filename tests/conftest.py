@@ -9,3 +9,35 @@ os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "WARNING"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prefect_db() -> Path:
+    """The session's Prefect database, created and migrated once (7.7 s here). A server started
+    on a fresh PREFECT_HOME migrates one itself: 9.3 s to answer instead of 3.9 s. Tests of
+    the server and the task runners start from a copy (`prefect_home`); the end-to-end run
+    through Prefect keeps a fresh home, as an operator's first month has."""
+    home = Path(os.environ["PREFECT_HOME"])
+    db = home / "prefect.db"
+    if not db.exists():
+        prefect = Path(sys.executable).with_name("prefect")
+        subprocess.run([str(prefect), "server", "database", "upgrade", "-y"], check=True, timeout=300,
+                       env={**os.environ, "PREFECT_HOME": str(home)}, capture_output=True)
+    return db
+
+
+@pytest.fixture
+def prefect_home(prefect_db: Path, tmp_path: Path):
+    """A PREFECT_HOME of this test's own, holding a copy of the session's migrated database."""
+    def make(home: Path) -> Path:
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(prefect_db, home / "prefect.db")
+        return home
+    return make

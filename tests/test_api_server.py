@@ -16,11 +16,10 @@ DIBAO = str(Path(sys.executable).parent / "dibao")
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "sample"
 
 
-def test_with_a_served_prefect_the_run_reports_there_and_starts_none(tmp_path, monkeypatch):
+def test_with_a_served_prefect_the_run_reports_there_and_starts_none(tmp_path, monkeypatch, prefect_home):
     """`PREFECT_API_URL` set: the flow run is recorded by that server, and no server of the run's own starts."""
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "served"))
+    monkeypatch.setenv("PREFECT_HOME", str(prefect_home(tmp_path / "served")))
     monkeypatch.setenv("PREFECT_API_URL", "")
-    (tmp_path / "served").mkdir()
     served = api_server.TemporaryServer()  # stands in for the persistent server of `dibao serve`
     try:
         served.wait()
@@ -49,8 +48,8 @@ def test_prefect_is_not_imported_before_the_run_starts_its_server():
     assert result.stdout.strip() == "[]"
 
 
-def test_the_server_answers_and_stops(tmp_path, monkeypatch):
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+def test_the_server_answers_and_stops(tmp_path, monkeypatch, prefect_home):
+    monkeypatch.setenv("PREFECT_HOME", str(prefect_home(tmp_path)))
     monkeypatch.setenv("PREFECT_API_URL", "")  # blank: none configured; the server's own is undone after
     server = api_server.start_for_run()
     assert server is not None
@@ -62,37 +61,19 @@ def test_the_server_answers_and_stops(tmp_path, monkeypatch):
         assert _servers_of(tmp_path) == [server.process.pid]  # the helper below sees a live one
         with urllib.request.urlopen(server.api_url + "/health", timeout=5) as response:  # noqa: S310
             assert response.status == 200
+        from prefect.settings import get_current_settings
+
+        # A flow run's engine reads this setting when it starts: None means no heartbeat thread,
+        # whose stop held each run's end up to 1 s; a served Prefect's runs keep the default.
+        with server.serving():
+            assert get_current_settings().flows.heartbeat_frequency is None
+        assert get_current_settings().flows.heartbeat_frequency == 180
         process = server.process
     finally:
         server.stop()
     assert process is not None and process.poll() is not None
     with pytest.raises(OSError):
         urllib.request.urlopen(server.api_url + "/health", timeout=2)  # noqa: S310
-
-
-def test_a_flow_run_on_the_temporary_server_sends_no_heartbeats(tmp_path):
-    """The flow run engine reads `flows.heartbeat_frequency` in the flow run's own context: inside
-    `serving()` it is None (no heartbeat thread, whose stop held each run's end up to 1 s), and the
-    served default comes back after it. A flow run in a fresh process, as `dibao run` makes one."""
-    probe = (
-        "import os, json\n"
-        "from flows import api_server\n"
-        "server = api_server.start_for_run()\n"
-        "from prefect import flow\n"
-        "from prefect.settings import get_current_settings\n"
-        "@flow(persist_result=False)\n"
-        "def seen(): return get_current_settings().flows.heartbeat_frequency\n"
-        "with server.serving():\n"
-        "    inside = seen()\n"
-        "print(json.dumps([inside, get_current_settings().flows.heartbeat_frequency]))\n"
-        "server.stop()\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=180,
-                            env={**_env(), "PREFECT_HOME": str(tmp_path), "PREFECT_API_URL": ""})
-    assert result.returncode == 0, result.stderr[-2000:]
-    inside, after = json.loads(result.stdout.strip().splitlines()[-1])
-    assert inside is None
-    assert after == 180  # Prefect's default: a served Prefect's runs keep their heartbeats
 
 
 def test_a_server_that_exits_is_one_line_naming_its_log(tmp_path, monkeypatch):
@@ -106,10 +87,10 @@ def test_a_server_that_exits_is_one_line_naming_its_log(tmp_path, monkeypatch):
     server.stop()
 
 
-def test_a_failed_run_through_prefect_ends_cleanly(tmp_path):
+def test_a_failed_run_through_prefect_ends_cleanly(tmp_path, prefect_home):
     """The exit skips Python's teardown but not Prefect's own: its log worker is drained while
     the server still answers (else: 'Error logging to API'), and the server is stopped."""
-    home = tmp_path / ".prefect"
+    home = prefect_home(tmp_path / ".prefect")
     result = subprocess.run([DIBAO, "run", "--data", str(tmp_path / "absent"), "--db", str(tmp_path / "d.duckdb"),
                              "--month", "2026-10"], capture_output=True, text=True, timeout=300,
                             env={**_env(), "PREFECT_HOME": str(home)})

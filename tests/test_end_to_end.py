@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,8 +23,9 @@ DIBAO = str(Path(sys.executable).parent / "dibao")
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "sample"
 
 
-def dibao(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([DIBAO, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+def dibao(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([DIBAO, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,10 @@ def city(tmp_path_factory):
     root = tmp_path_factory.mktemp("city")
     data = root / "data"
     generate(data, households=3000, seed=4242, month="2026-09")
+    # a Prefect home of its own, with no database yet: the operator's first month
     result = dibao("run", "--data", str(data), "--db", str(root / "dibao.duckdb"), "--month", "2026-09",
-                   "--out", str(root / "out"), cwd=root)
+                   "--out", str(root / "out"), cwd=root, env={"PREFECT_HOME": str(root / ".prefect")})
+    assert (root / ".prefect" / "prefect.db").exists()
     assert result.returncode == 0, result.stderr[-3000:]
     return root, data, result
 

@@ -21,7 +21,8 @@ def test_dask_runner_needs_an_address():
         make_task_runner("ray")
 
 
-def test_linkage_partitions_on_threads_and_a_local_dask_cluster_match_the_single_connection_run(tmp_path, monkeypatch):
+def test_linkage_partitions_on_threads_and_a_local_dask_cluster_match_the_single_connection_run(
+        tmp_path, monkeypatch, prefect_db):  # the session's Prefect database, migrated
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("prefect_dask")
     prefect_env.configure(tmp_path / "x.duckdb")
@@ -38,15 +39,16 @@ def test_linkage_partitions_on_threads_and_a_local_dask_cluster_match_the_single
     server = SubprocessASGIServer()
     server.start()
     monkeypatch.setenv("PREFECT_API_URL", server.api_url)  # inherited by the worker process
+    threads = tmp_path / "thread.duckdb"
     try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}), \
-                distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
-                                         dashboard_address=None) as cluster:
-            prefect_flow("dask", cluster.scheduler_address)(str(SAMPLE), str(on_dask), "2026-10", None, None)
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                          dashboard_address=None) as cluster:
+                prefect_flow("dask", cluster.scheduler_address)(str(SAMPLE), str(on_dask), "2026-10", None, None)
+            # on the same server: left without one, Prefect would start a second for this run
+            prefect_flow("thread")(str(SAMPLE), str(threads), "2026-10", None, None)
     finally:
         server.stop()
-    threads = tmp_path / "thread.duckdb"
-    prefect_flow("thread")(str(SAMPLE), str(threads), "2026-10", None, None)
     a = duckdb.connect(str(direct), read_only=True).execute(PAIRS).fetchall()
     b = duckdb.connect(str(on_dask), read_only=True).execute(PAIRS).fetchall()
     c = duckdb.connect(str(threads), read_only=True).execute(PAIRS).fetchall()
