@@ -22,7 +22,7 @@ def test_dask_runner_needs_an_address():
 
 
 def test_linkage_partitions_on_threads_and_a_local_dask_cluster_match_the_single_connection_run(
-        tmp_path, monkeypatch, prefect_db):  # the session's Prefect database, migrated
+        tmp_path, monkeypatch, session_prefect_home):
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("prefect_dask")
     prefect_env.configure(tmp_path / "x.duckdb")
