@@ -85,10 +85,11 @@ def _field_counts(path: Path) -> tuple[pl.Series, bool]:
         empty_string_is_null=False, raise_if_empty=False,
     )
     lines = lines.with_columns(q=pl.col("l").str.count_matches('"', literal=True).cast(pl.Int64))
-    if not lines["q"].sum():  # no quote anywhere (most large extracts): every line is a record
+    quotes = int(lines["q"].sum())
+    if not quotes:  # no quote anywhere (most large extracts): every line is a record
         return lines.select(pl.col("l").str.count_matches(",", literal=True) + 1).to_series(), False
     lines = lines.with_columns(inside=(pl.col("q").cum_sum() - pl.col("q")) % 2 == 1)
-    unterminated = bool(lines.height) and int(lines["q"].sum()) % 2 == 1
+    unterminated = quotes % 2 == 1
     lines = lines.with_columns(rec=(~pl.col("inside")).cast(pl.Int64).cum_sum() - 1)
     multi = lines["inside"].any()
     if multi:

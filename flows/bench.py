@@ -230,9 +230,9 @@ def time_cli(data: Path, work: Path, month: str) -> dict[str, Any]:
     cmd = [str(dibao), "run", "--data", str(data), "--db", str(work / "cli.duckdb"), "--month", month,
            "--out", str(work / "cli-out")]
     env = {**os.environ, "PREFECT_HOME": str(work / ".prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    prefect = Path(sys.executable).with_name("prefect")
-    subprocess.run([str(prefect), "server", "database", "upgrade", "-y"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from flows.prefect_env import create_database
+
+    create_database(work / ".prefect")
     with open(work / "cli.log", "wb") as log:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -11,8 +11,6 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -21,19 +19,17 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def prefect_db(tmp_path_factory) -> Path:
     """A Prefect database created and migrated once per session (7.7 s here), in a home no
-    server uses: each copy is freshly migrated, whatever ran before. A server started on a fresh PREFECT_HOME
-    migrates one itself: 9.3 s to answer instead of 3.9 s. Tests of the server and the task
+    server uses: each copy is freshly migrated, whatever ran before. A server started on a
+    fresh PREFECT_HOME migrates one itself: 9.3 s to answer instead of 3.9 s. Tests of the server and the task
     runners start from a copy; the end-to-end run through Prefect keeps a fresh home, as an
     operator's first month has."""
-    home = tmp_path_factory.mktemp("prefect-template")
-    prefect = Path(sys.executable).with_name("prefect")
-    subprocess.run([str(prefect), "server", "database", "upgrade", "-y"], check=True, timeout=300,
-                   env={**os.environ, "PREFECT_HOME": str(home)}, capture_output=True)
-    return home / "prefect.db"
+    from flows.prefect_env import create_database
+
+    return create_database(tmp_path_factory.mktemp("prefect-template"))
 
 
 @pytest.fixture
-def prefect_home(prefect_db: Path, tmp_path: Path):
+def prefect_home(prefect_db: Path):
     """Make a PREFECT_HOME of this test's own, holding a copy of the migrated database."""
     def make(home: Path) -> Path:
         home.mkdir(parents=True, exist_ok=True)

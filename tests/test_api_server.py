@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -89,17 +90,23 @@ def test_a_server_that_exits_is_one_line_naming_its_log(tmp_path, monkeypatch):
 
 def test_a_failed_run_through_prefect_ends_cleanly(tmp_path, prefect_home):
     """The exit skips Python's teardown but not Prefect's own: its log worker is drained while
-    the server still answers (else: 'Error logging to API'), and the server is stopped."""
+    the server still answers (else: 'Error logging to API'), and the server is stopped.
+    The flow run, on the temporary server, ran without heartbeats: with Prefect's debug logs
+    kept by the server, its engine logs 'Started flow run heartbeat context' when it has them."""
     home = prefect_home(tmp_path / ".prefect")
     result = subprocess.run([DIBAO, "run", "--data", str(tmp_path / "absent"), "--db", str(tmp_path / "d.duckdb"),
                              "--month", "2026-10"], capture_output=True, text=True, timeout=300,
-                            env={**_env(), "PREFECT_HOME": str(home)})
+                            env={**_env(), "PREFECT_HOME": str(home), "PREFECT_LOGGING_LEVEL": "DEBUG",
+                                 "PREFECT_LOGGING_TO_API_LEVEL": "DEBUG"})
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("dibao: error:")]
     assert len(errors) == 1 and "must be a folder of extracts" in errors[0]
     assert "Error logging to API" not in result.stderr
     assert (home / "temporary-server.log").exists()
     assert _servers_of(home) == []
+    logged = [m for (m,) in sqlite3.connect(home / "prefect.db").execute("SELECT message FROM log")]
+    assert any(m.startswith("Beginning flow run") for m in logged)  # the flow run's logs reached the server
+    assert not [m for m in logged if "heartbeat" in m]
 
 
 def _servers_of(home: Path) -> list[int]:

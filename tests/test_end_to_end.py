@@ -37,8 +37,8 @@ def city(tmp_path_factory):
     # a Prefect home of its own, with no database yet: the operator's first month
     result = dibao("run", "--data", str(data), "--db", str(root / "dibao.duckdb"), "--month", "2026-09",
                    "--out", str(root / "out"), cwd=root, env={"PREFECT_HOME": str(root / ".prefect")})
-    assert (root / ".prefect" / "prefect.db").exists()
     assert result.returncode == 0, result.stderr[-3000:]
+    assert (root / ".prefect" / "prefect.db").exists()
     return root, data, result
 
 
