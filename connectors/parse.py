@@ -230,7 +230,7 @@ def parse_table(
         raws.append(raw_expr)
 
     key = extract.key
-    if key is not None and key in hmap.source:
+    if key is not None and key in hmap.source and not _strictly_ordered(df.get_column(_stripped(hmap.source[key]))):
         kcol = extract.column(key)
         k = pl.col(_stripped(hmap.source[key]))
         checks = [pl.col(ROW).min().over(k).alias("_first")]
@@ -287,6 +287,17 @@ def parse_table(
     if key is not None and key in hmap.source:
         held_keys = rejected.select(pl.col(_stripped(hmap.source[key]))).to_series()
     return Split(loaded, quarantined, before - blank_rows, blank_rows, held_keys)
+
+
+def _strictly_ordered(keys: pl.Series) -> bool:
+    """Whether every key is greater than the one before it (or every one smaller): then no key
+    repeats, and the duplicate check is not needed. Its window hashes every key, 1.1 s of a
+    7.9-million-row extract; this comparison takes 0.09 s. Registries are often exported in
+    record order; any other order (or a missing key, null) gets the full check."""
+    if keys.len() < 2:
+        return True
+    before, after = keys.slice(0, keys.len() - 1), keys.slice(1)
+    return bool((after > before).fill_null(False).all()) or bool((after < before).fill_null(False).all())
 
 
 def _stripped(i: int) -> str:

@@ -284,6 +284,29 @@ def test_duplicate_household_ids_and_orphan_members(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("keys, duplicate", [
+    (["R1", "R2", "R2", "R3"], (4, "R2", 3)),  # in order but for one repeat
+    (["R3", "R2", "R2", "R1"], (4, "R2", 3)),  # descending but for one repeat
+    (["R1", "R2", "", "R2"], (5, "R2", 3)),  # a missing key in between
+    (["R1", "R2", " R2"], (4, "R2", 3)),  # equal once stripped
+])
+def test_duplicate_keys_in_nearly_sorted_files(tmp_path: Path, con, keys: list[str], duplicate: tuple) -> None:
+    """Keys in strictly increasing (or decreasing) order skip the duplicate check; anything short of it must not."""
+    rows = [[k, "王伟", "", "2024-03-05"] for k in keys]
+    load(con, write_csv(tmp_path / "deaths.csv", english(DEATHS), rows))
+    row, key, first = duplicate
+    assert (row, "record_id", key, f"duplicate 记录编号 '{key}', first at row {first}") in quarantine(con)
+    assert len(deaths(con)) == len(keys) - len(quarantine(con))
+
+
+def test_duplicate_key_around_a_missing_one(tmp_path: Path, con) -> None:
+    """A null key (a parquet file's missing cell) between two equal keys: no order, so the full check."""
+    path = write_parquet(tmp_path / "deaths.parquet", {
+        "record_id": ["R1", None, "R1"], "name": ["王伟"] * 3, "id_number": [None] * 3, "death_date": ["2024-03-05"] * 3})
+    load(con, path)
+    assert (4, "record_id", "R1", "duplicate 记录编号 'R1', first at row 2") in quarantine(con)
+
+
 def test_rows_read_equals_loaded_plus_quarantined(tmp_path: Path) -> None:
     minimal_folder(tmp_path)
     path = tmp_path / "deaths.csv"
