@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:  # annotations only (reports.common imports this module)
+    import duckdb
 
 _HELD: set[int] = set()  # id() of connections inside an outer transaction
 

@@ -80,6 +80,8 @@ COMPARISONS: tuple[Comparison, ...] = (ID_COMPARISON, NAME_COMPARISON)
 # two-character names that is half the name, so such pairs go to a person ('possible').
 CONSISTENT_NAME_LEVELS = ("exact", "simplified", "homophone")
 
+MATCH_PROBABILITY_LABEL = "匹配概率"  # ends every link's evidence; the worklists look for it
+
 # Only a registry ID that fails its check can be a typing error (every level that reads
 # `id_diff` requires it), so the 18-position comparison is skipped for valid ones.
 ID_DIFF_SQL = ("CASE WHEN r.id_status <> 'valid' AND length(r.id_number) = 18 AND length(l.id_number) = 18 THEN "

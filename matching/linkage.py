@@ -43,6 +43,7 @@ from matching.comparisons import (
     CONSISTENT_NAME_LEVELS,
     ID_COMPARISON,
     ID_DIFF_SQL,
+    MATCH_PROBABILITY_LABEL,
     NAME_COMPARISON,
     Comparison,
 )
@@ -66,7 +67,6 @@ U_ID_START = {"null": 0.05, "exact": 1e-7, "exact_15": 1e-8, "one_substitution":
               "same_birth_sex": 2e-5, "different": 0.95}
 U_NAME_START = {"null": 0.01, "exact": 2e-4, "simplified": 1e-5, "homophone": 1e-4, "one_char": 2e-3,
                 "similar": 5e-3, "different": 0.98}
-MATCH_PROBABILITY_LABEL = "匹配概率"  # ends every link's evidence; the worklists look for it
 U_PSEUDO = 100_000.0  # pseudo-pairs behind the u starting values
 
 

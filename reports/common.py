@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from connectors.transactions import begin, commit, rollback  # noqa: F401  (re-exported for reports)
 from matching.ids import mask
 from reports.errors import BadRunMonth, MissingTable
+
+if TYPE_CHECKING:  # imported for annotations only: a workbook-writing process need not load DuckDB
+    import duckdb
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 # An 18-character ID anywhere in free text (evidence sentences), and a free-standing 15-digit one.

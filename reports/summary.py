@@ -23,7 +23,7 @@ from reports.common import check_run_month, has_table, month_dir, month_label, r
 from reports.queries import FINDING_CLASSES, active_households_sql, flags_of_active_sql
 from reports.styles import new_workbook, print_setup
 from reports.tables import ensure_tables
-from reports.worklists import rule_label
+from reports.worklist_sheets import rule_label
 
 SUMMARY_FILE = "summary.xlsx"
 

@@ -17,102 +17,29 @@ Every finding sent is recorded in `worklist_items`; a re-run replaces the month'
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import multiprocessing
 import os
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-import duckdb
 import polars as pl
 
-from connectors.schemas import EXTRACTS
-from matching.ids import mask
-from matching.linkage import MATCH_PROBABILITY_LABEL
-from matching.rule_titles import RULE_TITLES
 from reports import layout as L
-from reports.common import (
-    begin,
-    check_run_month,
-    commit,
-    month_dir,
-    month_label,
-    redact_ids,
-    require_tables,
-    rollback,
-    safe_file_part,
-)
+from reports.common import begin, check_run_month, commit, month_dir, require_tables, rollback, safe_file_part
 from reports.errors import FileNameClash
 from reports.queries import FINDING_CLASSES, active_households_sql, finding_keys_sql, flags_of_active_sql
-from reports.styles import new_workbook, print_setup, row_height
 from reports.tables import ensure_tables
+from reports.worklist_sheets import Household, write_workbook
 
-PROTECT_OPTIONS = {
-    "objects": True, "scenarios": True, "format_cells": False, "format_columns": False,
-    "format_rows": True, "insert_rows": False, "delete_rows": False, "sort": False,
-    "autofilter": True, "select_locked_cells": True, "select_unlocked_cells": True,
-}
-HOW_TO_FILL = (
-    "疑点只是核查线索，不是结论。请逐户入户调查：查看户口簿、身份证、低保领取证、领取低保金存折，"
-    "了解住房条件、实际生活水平、家庭财产、经济来源和从事的职业，并做好记录。",
-    "在“核查清单”工作表中，按“优先级”从上到下安排入户；“紧急”表示保障对象可能已死亡，请先核实并暂停发放。",
-    "每户核查后，在黄色的“核查结论”栏从下拉列表中选择：" + "、".join(L.OUTCOMES) + "。",
-    "选择了核查结论的，必须填写“核查人”和“核查日期”（格式 2024-03-05）；需要说明的情况写在“备注”栏。",
-    "尚未入户的户，核查结论留空即可，导入时跳过，下月清单仍会列出。",
-    "请不要增删行、调整顺序或修改灰色、蓝色区域；工作表已保护（无密码），隐藏列供系统校验。",
-    "“待人工确认”工作表列出系统无法确定是否为同一人的记录，请街道经办人员比对原始材料后确认；确认为同一人的，请书面报街道（系统不读取本表的确认结果，不据此自动列入清单）。",
-    "身份证号已脱敏（只显示前6位和后4位）。本表含居民个人信息，仅限本社区核查使用，不得外传。",
-    "认定不符合条件的对象，须经居民代表逐户评议并公示后，方可报街道办事处审核清退。",
-    "填好后保存（不要改变文件格式），发回街道办事处，由系统导入。",
-)
-
-
-@dataclass
-class Household:
-    household_id: str
-    street: str
-    community: str
-    address: str
-    benefit_monthly: float | None
-    head_name: str
-    findings: list[dict] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
-
-    @property
-    def rules(self) -> set[str]:
-        return {f["rule"] for f in self.findings}
-
-    @property
-    def max_score(self) -> float:
-        return max((f["match_score"] for f in self.findings), default=0.0)
-
-    def sort_key(self) -> tuple:
-        return L.sort_key(self.rules, self.max_score, len(self.findings), self.household_id)
-
-
-def rule_label(rule: str) -> str:
-    return f"{rule} {RULE_TITLES.get(rule, '')}".strip()
-
-
-def source_label(source: str) -> str:
-    extract = EXTRACTS.get(source)
-    return extract.title if extract else source
-
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
-
-
-def finding_line(f: dict) -> str:
-    """One line of the 疑点 cell: rule, who, the evidence and how well it matched."""
-    who = f"{f['member_name'] or '（姓名未知）'} {mask(f['id_number'])}".strip() if f["id_number"] else "全户"
-    evidence = redact_ids(f["evidence"]).replace(chr(10), " ")
-    # A linked finding's evidence already ends with the link's match probability: one number, not two.
-    score = "" if MATCH_PROBABILITY_LABEL in evidence else f"（匹配度 {f['match_score']:.2f}）"
-    return f"【{rule_label(f['rule'])}】{who}：{evidence}{score}"
 
 
 def workbook_name(street: str, community: str) -> str:
@@ -164,9 +91,9 @@ def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Pat
         path = folder / workbook_name(street, community)
         flagged = sorted((h for h in members if h.findings), key=Household.sort_key)
         jobs.append((path, run_month, street, community, len(members), flagged, possibles[(street, community)]))
-    write_workbooks(jobs, processes)
-
-    _record_items(con, run_month, households, keys)
+    # the items are made while the other process writes; stored once every workbook is written
+    items = write_workbooks(jobs, processes, meanwhile=lambda: _item_rows(run_month, households, keys))
+    _store_items(con, run_month, items)
     return sorted(job[0] for job in jobs)
 
 
@@ -174,50 +101,53 @@ def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Pat
 # (6.7 s -> 4.9 s for a city's workbooks); one where there is one core.
 WORKBOOK_PROCESSES = min(2, os.cpu_count() or 1)
 PARALLEL_MIN_HOUSEHOLDS = 5000  # flagged households below which a second process costs more than it saves
+T = TypeVar("T")
 
 
 def _job_size(job: tuple) -> int:
     return 1 + len(job[5]) + len(job[6])  # a workbook, its households, its review rows
 
 
-def write_workbooks(jobs: list[tuple], processes: int | None = None) -> None:
-    """`_write_workbook(*job)` for every job, in this process and `processes - 1` spawned ones.
+def write_workbooks(jobs: list[tuple], processes: int | None, meanwhile: Callable[[], T]) -> T:
+    """`write_workbook(*job)` for every job, in this process and `processes - 1` spawned ones;
+    returns what `meanwhile()` returns, which this process calls once the others have their work.
 
-    Jobs are dealt, largest first, to the least loaded process. At city scale (60,000
-    households) writing the 73 workbooks took 6.7 s in one process. A process is spawned,
-    not forked: the run's process holds DuckDB's and Prefect's threads."""
+    The spawned processes take the jobs largest first. This process calls `meanwhile`, then
+    takes the smallest jobs that no process has started, one at a time, until none is left:
+    both finish within one small workbook of each other, however long each process took to
+    start. (Dealing fixed shares left this process idle while the other, which had started
+    a second later, finished its half.) A process is spawned, not forked: the run's process
+    holds DuckDB's and Prefect's threads."""
     if processes is None:
         flagged = sum(len(job[5]) for job in jobs)
         processes = WORKBOOK_PROCESSES if flagged >= PARALLEL_MIN_HOUSEHOLDS else 1
     processes = max(1, min(processes, len(jobs)))
     if processes == 1:
-        _write_jobs(jobs)
-        return
-    shares: list[list[tuple]] = [[] for _ in range(processes)]
-    loads = [0] * processes
-    for job in sorted(jobs, key=_job_size, reverse=True):
-        i = loads.index(min(loads))
-        shares[i].append(job)
-        loads[i] += _job_size(job)
+        result = meanwhile()
+        for job in jobs:
+            write_workbook(*job)
+        return result
+    ordered = sorted(jobs, key=_job_size, reverse=True)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=processes - 1, mp_context=context) as pool:
-        others = [(pool.submit(_write_jobs, share), share) for share in shares[1:]]
-        _write_jobs(shares[0])
-        for future, share in others:
+        futures: list[Future[None]] = [pool.submit(write_workbook, *job) for job in ordered]
+        result = meanwhile()
+        for future, job in zip(reversed(futures), reversed(ordered), strict=True):
+            if future.cancel():  # no process has taken it (a taken job cannot be cancelled)
+                write_workbook(*job)
+        for future, job in zip(futures, ordered, strict=True):
+            if future.cancelled():
+                continue
             try:
                 future.result()  # an exception of the worker's own is raised here
-            except BrokenProcessPool as e:  # the process could not start or was killed: write its share here
-                log.warning("workbook process failed (%s); writing its %d workbooks in this process", e, len(share))
-                _write_jobs(share)
+            except BrokenProcessPool as e:  # the process could not start or was killed: write it here
+                log.warning("workbook process failed (%s); writing %s in this process", e, job[0].name)
+                write_workbook(*job)
+    return result
 
 
-def _write_jobs(jobs: list[tuple]) -> None:
-    for job in jobs:
-        _write_workbook(*job)
-
-
-def _record_items(con: duckdb.DuckDBPyConnection, run_month: str, households: dict[str, Household],
-                  keys: list[dict]) -> None:
+def _item_rows(run_month: str, households: dict[str, Household], keys: list[dict]) -> pl.DataFrame:
+    """`worklist_items` rows: every finding sent, with the file it was sent in."""
     rows = [
         {"run_month": run_month, "community": households[k["household_id"]].community,
          "street": households[k["household_id"]].street, "household_id": k["household_id"],
@@ -226,9 +156,12 @@ def _record_items(con: duckdb.DuckDBPyConnection, run_month: str, households: di
          "sent_file": workbook_name(households[k["household_id"]].street, households[k["household_id"]].community)}
         for k in keys
     ]
-    items = pl.DataFrame(rows, schema={c: pl.Utf8 for c in (
+    return pl.DataFrame(rows, schema={c: pl.Utf8 for c in (
         "run_month", "community", "street", "household_id", "id_number", "rule", "source", "evidence_key",
         "sent_file")})
+
+
+def _store_items(con: duckdb.DuckDBPyConnection, run_month: str, items: pl.DataFrame) -> None:
     owner = begin(con)
     try:
         con.execute("DELETE FROM worklist_items WHERE run_month = ?", [run_month])
@@ -241,149 +174,3 @@ def _record_items(con: duckdb.DuckDBPyConnection, run_month: str, households: di
         raise
 
 
-def _write_workbook(path: Path, run_month: str, street: str, community: str, n_active: int,
-                    flagged: list[Household], possibles: list[dict]) -> None:
-    wb, fmt = new_workbook(str(path))
-    wb.set_properties({"title": f"{street}{community} {month_label(run_month)} 低保入户核查清单",
-                       "subject": "城市低保专项清理", "author": "dibao", "comments": f"{L.FILE_FORMAT} v{L.FORMAT_VERSION}"})
-    _write_cover(wb, fmt, run_month, street, community, n_active, flagged, possibles)
-    _write_worklist(wb, fmt, run_month, flagged)
-    _write_review(wb, fmt, possibles)
-    _write_meta(wb, run_month, street, community, len(flagged))
-    wb.close()
-
-
-def _write_cover(wb, fmt, run_month, street, community, n_active, flagged, possibles) -> None:
-    ws = wb.add_worksheet(L.COVER_SHEET)
-    ws.set_column(0, 0, 10)
-    ws.set_column(1, 1, 56)
-    ws.set_column(2, 3, 10)
-    ws.merge_range(0, 0, 0, 3, f"城市低保专项清理 入户核查清单（{month_label(run_month)}）", fmt["title"])
-    ws.set_row(0, 30)
-    n_findings = sum(len(h.findings) for h in flagged)
-    facts = [("街道", street), ("社区", community), ("核查月份", month_label(run_month)),
-             ("生成日期", dt.date.today().isoformat()), ("在保户数", f"{n_active} 户"),
-             ("疑点户数", f"{len(flagged)} 户，疑点 {n_findings} 条"),
-             ("待人工确认", f"{len(possibles)} 条")]
-    row = 2
-    for label, value in facts:
-        ws.write(row, 0, label, fmt["label"])
-        ws.merge_range(row, 1, row, 3, value, fmt["value"])
-        row += 1
-    row += 1
-    for col, head in enumerate(("规则", "清理对象", "户数", "疑点条数")):
-        ws.write(row, col, head, fmt["header"])
-    row += 1
-    for rule, title in RULE_TITLES.items():
-        n_h = sum(1 for h in flagged if rule in h.rules)
-        n_f = sum(1 for h in flagged for f in h.findings if f["rule"] == rule)
-        ws.write(row, 0, rule, fmt["cell_center"])
-        ws.write(row, 1, title, fmt["cell"])
-        ws.write_number(row, 2, n_h, fmt["int"])
-        ws.write_number(row, 3, n_f, fmt["int"])
-        row += 1
-    ws.write(row, 0, "合计", fmt["total"])
-    ws.write(row, 1, "（一户可有多个疑点）", fmt["total"])
-    ws.write_number(row, 2, len(flagged), fmt["total"])
-    ws.write_number(row, 3, n_findings, fmt["total"])
-    row += 2
-    ws.write(row, 0, "填写说明", fmt["title"])
-    row += 1
-    if not flagged:
-        ws.merge_range(row, 0, row, 3, "本月本社区没有需要入户核查的疑点户，核查清单为空。", fmt["note"])
-        row += 1
-    for i, text in enumerate(HOW_TO_FILL, 1):
-        line = f"{i}. {text}"
-        ws.merge_range(row, 0, row, 3, line, fmt["note"])
-        ws.set_row(row, row_height([(line, 84)]))
-        row += 1
-    print_setup(ws, landscape=False, header_rows=None)
-    ws.protect("", PROTECT_OPTIONS)
-    ws.activate()
-
-
-def _write_worklist(wb, fmt, run_month: str, flagged: list[Household]) -> None:
-    ws = wb.add_worksheet(L.WORKLIST_SHEET)
-    cols = L.WORKLIST_COLUMNS
-    index = {c: i for i, c in enumerate(cols)}
-    for i, c in enumerate(cols):
-        ws.set_column(i, i, c.width, fmt["hidden"] if c.hidden else None, {"hidden": c.hidden})
-        ws.write(0, i, c.header, fmt["header_edit"] if c.editable else fmt["header"])
-    ws.set_row(0, 22)
-    ws.freeze_panes(1, 0)
-
-    for n, h in enumerate(flagged, 1):
-        r = n
-        text = "\n".join(f"{i}. {finding_line(f)}" for i, f in enumerate(h.findings, 1))
-        label = L.priority_label(h.rules, h.max_score)
-        ws.write_number(r, index[L.SEQ], n, fmt["seq"])
-        ws.write_string(r, index[L.HOUSEHOLD], h.household_id, fmt["cell"])
-        ws.write_string(r, index[L.HEAD], h.head_name or "", fmt["cell"])
-        ws.write_string(r, index[L.ADDRESS], h.address or "", fmt["cell"])
-        if h.benefit_monthly is None:
-            ws.write_blank(r, index[L.BENEFIT], None, fmt["money"])
-        else:
-            ws.write_number(r, index[L.BENEFIT], h.benefit_monthly, fmt["money"])
-        ws.write_string(r, index[L.FINDINGS], text, fmt["cell"])
-        ws.write_string(r, index[L.PRIORITY], label, fmt["urgent"] if label == "紧急" else fmt["cell_center"])
-        for c in (L.OUTCOME, L.CHECKED_BY, L.NOTE):
-            ws.write_blank(r, index[c], None, fmt["edit"])
-        ws.write_blank(r, index[L.CHECKED_ON], None, fmt["edit_date"])
-        ws.write_string(r, index[L.ROW_KEY], L.row_key(run_month, h.household_id), fmt["hidden"])
-        ws.write_string(r, index[L.FINDING_KEYS], ";".join(sorted(set(h.keys))), fmt["hidden"])
-        ws.set_row(r, row_height([(text, L.FINDINGS.width), (h.address or "", L.ADDRESS.width)]))
-
-    last = max(len(flagged), 1)
-    first_day = dt.date.fromisoformat(f"{run_month}-01")
-    ws.data_validation(1, index[L.OUTCOME], last, index[L.OUTCOME], {
-        "validate": "list", "source": list(L.OUTCOMES), "ignore_blank": True,
-        "input_title": "核查结论", "input_message": "请从下拉列表选择；未入户的留空",
-        "error_title": "核查结论无效", "error_message": "只能选择：" + "、".join(L.OUTCOMES),
-    })
-    ws.data_validation(1, index[L.CHECKED_ON], last, index[L.CHECKED_ON], {
-        "validate": "date", "criteria": "between", "minimum": first_day, "maximum": dt.date(2099, 12, 31),
-        "ignore_blank": True, "input_title": "核查日期", "input_message": "例如 2024-03-05",
-        "error_title": "日期无效", "error_message": f"请填写 {first_day.isoformat()} 以后的日期，例如 2024-03-05",
-    })
-    visible = [i for i, c in enumerate(cols) if not c.hidden]
-    ws.autofilter(0, 0, len(flagged), visible[-1])
-    ws.print_area(0, 0, len(flagged), visible[-1])
-    print_setup(ws, landscape=True, header_rows=0)
-    ws.protect("", PROTECT_OPTIONS)
-
-
-def _write_review(wb, fmt, possibles: list[dict]) -> None:
-    ws = wb.add_worksheet(L.REVIEW_SHEET)
-    for i, (head, width) in enumerate(L.REVIEW_HEADERS):
-        ws.set_column(i, i, width)
-        ws.write(0, i, head, fmt["header"])
-    ws.freeze_panes(1, 0)
-    ordered = sorted(possibles, key=lambda f: (f["household_id"], f["rule"], -f["match_score"]))
-    for n, f in enumerate(ordered, 1):
-        evidence = redact_ids(f["evidence"])
-        values = [n, f["household_id"], f["address"] or "", f["member_name"] or "", mask(f["id_number"]),
-                  rule_label(f["rule"]), source_label(f["source"]), f["source_record_id"] or ""]
-        for i, v in enumerate(values):
-            if isinstance(v, int):
-                ws.write_number(n, i, v, fmt["seq"])
-            else:
-                ws.write_string(n, i, v, fmt["cell"])
-        ws.write_number(n, 8, f["match_score"], fmt["score"])
-        ws.write_string(n, 9, evidence, fmt["cell"])
-        ws.set_row(n, row_height([(evidence, 50), (rule_label(f["rule"]), 22)]))
-    if not ordered:  # printed, a bare header row reads like a page gone missing
-        ws.merge_range(1, 0, 1, len(L.REVIEW_HEADERS) - 1, "本社区本月无待人工确认的记录。", fmt["cell"])
-    print_setup(ws, landscape=True, header_rows=0)
-    ws.protect("", PROTECT_OPTIONS)
-
-
-def _write_meta(wb, run_month: str, street: str, community: str, n_households: int) -> None:
-    ws = wb.add_worksheet(L.META_SHEET)
-    for r, (k, v) in enumerate((("format", L.FILE_FORMAT), ("version", str(L.FORMAT_VERSION)),
-                                ("run_month", run_month), ("street", street), ("community", community),
-                                ("households", str(n_households)),
-                                ("generated_at", dt.datetime.now().isoformat(timespec="seconds")))):
-        ws.write_string(r, 0, k)
-        ws.write_string(r, 1, v)
-    ws.very_hidden()
-    ws.protect("", {"select_locked_cells": False, "select_unlocked_cells": False})

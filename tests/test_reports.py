@@ -318,7 +318,7 @@ def test_summary_has_a_chart_once_a_household_exits(con, tmp_path):
 
 
 def test_a_linked_finding_shows_one_match_number_and_a_masked_id():
-    from reports.worklists import finding_line
+    from reports.worklist_sheets import finding_line
 
     line = finding_line({"rule": "R02", "member_name": "张伟", "id_number": "420102196005060018",
                          "evidence": "养老金发放：张伟 420102196005060018；身份证号一致；姓名一致；匹配概率0.996",
