@@ -7,7 +7,10 @@ docs/design.md lay them out; `test_outcomes.py` reuses the builders.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -338,14 +341,52 @@ def test_an_empty_review_sheet_says_so(written):
     assert all(ws.cell(2, 1).value == "本社区本月无待人工确认的记录。" for ws in empty)
 
 
+def _cells(path: Path) -> list:
+    """Every cell of a workbook but the time it was written (to the second)."""
+    stamp = [(sheet, "B" + ref[1:]) for sheet, ref, value in all_cells(path) if value == "generated_at"]
+    return [c for c in all_cells(path) if (c[0], c[1]) not in stamp]
+
+
 def test_workbooks_written_by_two_processes_are_the_ones_one_process_writes(con, tmp_path):
     """A city's workbooks are shared between this process and a spawned one: same files, same cells."""
     one = by_name(write_worklists(con, MONTH, tmp_path / "one", processes=1))
     two = by_name(write_worklists(con, MONTH, tmp_path / "two", processes=2))
     assert sorted(one) == sorted(two) and len(one) >= 2
-    def cells(path: Path) -> list:  # all but the time it was written, to the second
-        stamp = [(sheet, "B" + ref[1:]) for sheet, ref, value in all_cells(path) if value == "generated_at"]
-        return [c for c in all_cells(path) if (c[0], c[1]) not in stamp]
 
     for name, path in one.items():
-        assert cells(two[name]) == cells(path), name
+        assert _cells(two[name]) == _cells(path), name
+
+
+class _KillsItsReader(list):
+    """A list that ends the process unpickling it: a workbook job that the writer process dies taking."""
+
+    def __reduce__(self):
+        return (os._exit, (3,))
+
+
+def test_a_writer_process_that_dies_still_leaves_every_workbook(con, tmp_path, monkeypatch, caplog):
+    """The spawned writer dies on its first job (the largest): that job and any it had queued are
+    written by this process, and the files are the ones one process writes."""
+    import reports.worklists as W
+
+    one = by_name(write_worklists(con, MONTH, tmp_path / "one", processes=1))
+    real = W.write_workbooks
+
+    def sabotaged(jobs, processes, meanwhile):
+        largest = max(range(len(jobs)), key=lambda i: W._job_size(jobs[i]))
+        job = list(jobs[largest])
+        job[5] = _KillsItsReader(job[5])
+        jobs = [*jobs[:largest], tuple(job), *jobs[largest + 1:]]
+
+        def slow_meanwhile():  # let the pool hand its first jobs to the writer before this process takes any
+            time.sleep(0.5)
+            return meanwhile()
+        return real(jobs, processes, slow_meanwhile)
+
+    monkeypatch.setattr(W, "write_workbooks", sabotaged)
+    with caplog.at_level(logging.WARNING, logger="reports.worklists"):
+        two = by_name(write_worklists(con, MONTH, tmp_path / "two", processes=2))
+    assert any("workbook process failed" in r.getMessage() for r in caplog.records)
+    assert sorted(one) == sorted(two)
+    for name, path in one.items():
+        assert _cells(two[name]) == _cells(path), name
