@@ -15,8 +15,9 @@
    reader knows UTF-8, UTF-16 and Latin-1 only, so GB18030 files are first transcoded to
    UTF-8 with `iconv`; that time is shown apart and the ratio is given both without and with it.
    The scan is taken `--scans` times (3: before the run, between the run and `dibao run`,
-   after `dibao run`) and the ratio uses the median: a shared machine's speed drifts by
-   10 to 25% over the minutes a bench takes, and one 5-second scan caught it at one moment.
+   after `dibao run`) and the ratio uses the median: a shared machine's speed drifts over
+   the minutes a bench takes (the three scans of one bench took 5.7, 7.3 and 7.4 s, of
+   another 8.7, 9.9 and 13.4 s), and one scan caught it at one moment.
 4. Runs the command an operator runs, `dibao run` (through Prefect, with its temporary API
    server), on the same city into a second database: its wall time and peak RSS (`os.wait4`,
    the largest of its processes) are printed beside `run_monthly`'s (`--no-cli` skips it).
@@ -255,7 +256,7 @@ def report(summary: dict[str, Any], data: Path, run: dict[str, Any], scan: dict[
     disk = sum((data / f).stat().st_size for f in files)
     stages = run["stages"]
     total = run["wall"]
-    scan_s = sum(e["scan"] for e in scan["files"].values())
+    scan_s = _scan_total(scan)
     transcode = sum(e["transcode"] for e in scan["files"].values())
     gate_share = stages.get("gate", 0.0) / total if total else 0.0
     by_format: dict[str, int] = {}
@@ -342,8 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the run's DuckDB file and worklists in <cache>/<households>-<seed>-run")
     parser.add_argument("--skip-scan", action="store_true", help="time the run only")
     parser.add_argument("--scans", type=int, default=3,
-                        help="scans of the input to take the median of: before the run, after it, and after "
-                             "`dibao run` (more alternate; default 3)")
+                        help="scans of the input to take the median of: one before the run, one between it and "
+                             "`dibao run`, the rest after (default 3)")
     parser.add_argument("--no-cli", action="store_true", help="do not also time `dibao run` itself")
     parser.add_argument("--duckdb-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="SET this on the run's DuckDB connection (repeatable), e.g. \"memory_limit='6GB'\"; "

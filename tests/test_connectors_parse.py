@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.headers import header_key, map_headers
-from connectors.parse import parse_column
+from connectors.parse import _strictly_ordered, parse_column
 from connectors.schemas import EXTRACTS, Column, Kind
 
 
@@ -160,3 +160,14 @@ def test_rows_the_fast_path_leaves_are_parsed_in_full_in_place() -> None:
                    "P7": dt.date(2026, 4, 1)}
     assert split.quarantined["row_number"].to_list() == [7]
     assert split.loaded["amount"].to_list() == [1000.0, 800.0, 1000.0, 800.0, 1000.0, 1000.0, 800.0]
+
+
+@pytest.mark.parametrize("keys, ordered", [
+    (["R1", "R2", "R3"], True), (["R3", "R2", "R1"], True), (["R1"], True), ([], True),
+    (["R1", "R2", "R2"], False), (["R1", "R3", "R2"], False), (["R1", None, "R2"], False), (["", "R1", "R2"], True),
+])
+def test_keys_in_strict_order_are_recognised(keys: list, ordered: bool) -> None:
+    """Strictly ordered keys skip the duplicate check (speed only: the duplicate tests in
+    test_connectors.py hold the result); this holds the skip itself, so that it cannot
+    silently turn off or on."""
+    assert _strictly_ordered(pl.Series(keys, dtype=pl.String)) is ordered
