@@ -19,7 +19,7 @@ from .errors import AmbiguousExtract, InvalidArgument, MissingExtract
 from .parse import Split, parse_table
 from .readers import read_file
 from .report import ExtractLoad, LoadReport
-from .schemas import EXTRACTS, SUFFIXES, Extract
+from .schemas import EXTRACTS, SUFFIXES, Extract, Kind
 
 QUARANTINE_COLUMNS = (
     ("run_month", "VARCHAR"), ("extract", "VARCHAR"), ("source_file", "VARCHAR"), ("row_number", "INTEGER"),
@@ -48,6 +48,20 @@ def raw_table(extract: Extract) -> str:
 def raw_columns(extract: Extract) -> list[tuple[str, str]]:
     return [("run_month", "VARCHAR"), *((c.name, c.kind.duckdb_type) for c in extract.columns),
             ("_source_file", "VARCHAR"), ("_row_number", "INTEGER")]
+
+
+def raw_storage(extract: Extract) -> list[tuple[str, str]]:
+    """`raw_columns` as created: the record key and the resident ID numbers stored uncompressed.
+
+    Those are nearly all distinct. DuckDB's text compression (DICT_FSST) halved them on
+    disk, but it was most of the cost of writing a registry: the 7.9-million-row employment
+    extract took 4.2 s to insert, 2.8 s with those two uncompressed (158 against 328 MB on
+    disk), and counting its distinct ID numbers took 0.50 s, then 0.38 s. Codes that repeat
+    (city, district, 户口簿 numbers) compress well and stay compressed. Column types are the
+    same either way."""
+    plain = {c.name for c in extract.columns
+             if c.kind is Kind.ID and (c.name == extract.key or c.name.endswith("id_number"))}
+    return [(n, f"{t} USING COMPRESSION uncompressed" if n in plain else t) for n, t in raw_columns(extract)]
 
 
 def create_table_sql(table: str, columns: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> str:
@@ -110,7 +124,7 @@ def _check_args(data_dir: Path, run_month: str) -> None:
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create `raw_<extract>` for every extract, `quarantine` and `load_report`, if absent."""
     for extract in EXTRACTS.values():
-        con.execute(create_table_sql(raw_table(extract), raw_columns(extract)))
+        con.execute(create_table_sql(raw_table(extract), raw_storage(extract)))
     con.execute(create_table_sql("quarantine", QUARANTINE_COLUMNS))
     con.execute(create_table_sql("load_report", LOAD_REPORT_COLUMNS))
 

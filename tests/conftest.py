@@ -45,3 +45,15 @@ def session_prefect_home(prefect_db: Path) -> Path:
     if not (home / "prefect.db").exists():
         shutil.copy2(prefect_db, home / "prefect.db")
     return home
+
+
+@pytest.fixture
+def duckdb_cli() -> str:
+    """The DuckDB command-line program analysts open the file with (duckdb-cli, a test dependency)."""
+    import sys
+
+    beside = Path(sys.executable).with_name("duckdb")
+    found = str(beside) if beside.exists() else shutil.which("duckdb")
+    if found is None:
+        pytest.skip("DuckDB CLI binary not installed (pip install duckdb-cli)")
+    return found

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -168,19 +166,13 @@ def test_doc_examples_answer_on_the_fixture(con):
     assert con.execute(blocks[0]).fetchall() == [(1,)]
 
 
-def duckdb_cli() -> str | None:
-    beside = Path(sys.executable).with_name("duckdb")
-    return str(beside) if beside.exists() else shutil.which("duckdb")
-
-
-@pytest.mark.skipif(duckdb_cli() is None, reason="DuckDB CLI binary not installed (pip install duckdb-cli)")
-def test_file_written_by_open_database_is_readable_by_the_cli(tmp_path):
+def test_file_written_by_open_database_is_readable_by_the_cli(tmp_path, duckdb_cli):
     path = tmp_path / "dibao.duckdb"
     c = open_database(path)
     build(c)
     create_views(c)
     c.close()
-    out = subprocess.run([duckdb_cli(), "-readonly", "-csv", str(path), "-c",
+    out = subprocess.run([duckdb_cli, "-readonly", "-csv", str(path), "-c",
                           "SELECT count(*) FROM v_household_findings"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
