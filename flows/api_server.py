@@ -19,6 +19,7 @@ server is started and the run reports to that one.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.errors import DibaoError
+from connectors.gc_pause import full_collections_paused
 from flows.schedule import health_url, server_is_healthy, stop_server
 
 START_TIMEOUT = 60.0  # seconds; it came up in 2.4 s here, on a busy machine it may take far longer
@@ -40,9 +42,15 @@ class ServerDidNotStart(DibaoError):
 
 
 def create_app() -> Any:
-    """The uvicorn factory: Prefect's API as its temporary server runs it (no UI, no services)."""
-    from prefect.server.api.server import create_app as prefect_app
+    """The uvicorn factory: Prefect's API as its temporary server runs it (no UI, no services).
 
+    Its import is most of the server's start: with no full garbage collection meanwhile
+    (`connectors.gc_pause`), and its objects then frozen (`gc.freeze`: they live as long as the
+    server) so that no later collection looks at them, the one that Prefect runs itself
+    once the app is built (`final=True`) included."""
+    with full_collections_paused():
+        from prefect.server.api.server import create_app as prefect_app
+    gc.freeze()
     return prefect_app(ephemeral=True, final=True)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from connectors.errors import DibaoError
+from connectors.gc_pause import full_collections_paused
 from connectors.load import discover, load_extracts
 from connectors.report import LoadReport
 from connectors.schemas import EXTRACTS
@@ -221,7 +222,15 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
     `fail_after` names a stage after which to raise, for tests that prove a failed
     run leaves the database exactly as it was. `mapper` runs the per-registry linkage
     partitions (see `matching.linkage.link_month`); without it they run in this connection.
+    Python's full garbage collections wait until the run ends (`connectors.gc_pause`).
     """
+    with full_collections_paused():
+        return _run_monthly(data_dir, db_path, month, policy_path, out_dir, call, fail_after, mapper, progress)
+
+
+def _run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_path: str | Path | None,
+                 out_dir: str | Path | None, call: Runner, fail_after: str | None, mapper: PartitionMapper | None,
+                 progress: Reporter | None) -> RunOutcome:
     month = check_month(month)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
