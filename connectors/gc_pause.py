@@ -52,4 +52,3 @@ def full_collections_paused() -> Iterator[None]:
             if _depth == 0 and _saved is not None:
                 gc.set_threshold(*_saved)
                 _saved = None
-
