@@ -7,19 +7,15 @@ objects is slow and grows faster than their number: a `gc.collect()` over 100,00
 dicts and lists took 0.10 s, over 300,000 1.0 s (2026-11-29). What a run keeps alive
 (Prefect, Great Expectations, pandas, pypinyin's dictionaries: half a million objects)
 made each full collection of a city run take 0.2 to 3.4 s, holding the interpreter lock,
-for almost nothing freed (0 to 306 objects until the worklists). Fifteen of them took
-10 s of a 120-second run: 3.7 s while loading (Great Expectations being imported in its
-thread) and 5.7 s while the worklists were built. Importing Great Expectations alone took
-9.9 s with them, 4.7 s without; writing the city's 73 workbooks in one process 57 to 68 s
-with them, 12 to 13 s without (but in the run, where the writer process gets one job at
-a time and lets it go, its full collections are cheap: 6.8 to 8.9 s for the worklists
-either way, so it is left as it is).
+for almost nothing freed (0 to 306 objects until the worklists). Six of them took 9.4 s of
+a 120-second run: 3.7 s while loading (Great Expectations being imported in its thread)
+and 5.7 s while the worklists were built.
 
 Inside `full_collections_paused()` only the younger generations are collected (the
 oldest one's threshold is set out of reach), so cycles that die young are still freed;
 garbage that outlives them waits for the first full collection after the pause. The
 pause nests and may be entered from several threads: the thresholds come back when the
-last one leaves.
+last one leaves. It is also a decorator (`@full_collections_paused()`).
 """
 
 from __future__ import annotations

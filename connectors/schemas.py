@@ -41,6 +41,7 @@ class Column:
     kind: Kind = Kind.TEXT
     required: bool = False  # a blank value sends the row to quarantine
     default: object = None  # value used when blank and not required (e.g. income 0)
+    distinct: bool = False  # nearly every row's value differs (record keys, ID numbers): stored uncompressed
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,9 @@ class Extract:
 def _person(*more: Column) -> tuple[Column, ...]:
     """Every registry row: record_id, name, id_number (may be blank), then its own columns."""
     return (
-        Column("record_id", "记录编号", Kind.ID, required=True),
+        Column("record_id", "记录编号", Kind.ID, required=True, distinct=True),
         Column("name", "姓名", Kind.TEXT, required=True),
-        Column("id_number", "身份证号", Kind.ID),
+        Column("id_number", "身份证号", Kind.ID, distinct=True),
         *more,
     )
 
@@ -83,7 +84,7 @@ ROSTER_HOUSEHOLDS = Extract(
     key="household_id",
     person=False,
     columns=(
-        Column("household_id", "低保户编号", Kind.ID, required=True),
+        Column("household_id", "低保户编号", Kind.ID, required=True, distinct=True),
         Column("district_code", "区划代码", Kind.ID, required=True),
         Column("street", "街道", Kind.TEXT, required=True),
         Column("community", "社区", Kind.TEXT, required=True),
@@ -104,7 +105,7 @@ ROSTER_MEMBERS = Extract(
     columns=(
         Column("household_id", "低保户编号", Kind.ID, required=True),
         Column("name", "姓名", Kind.TEXT, required=True),
-        Column("id_number", "身份证号", Kind.ID),
+        Column("id_number", "身份证号", Kind.ID, distinct=True),
         Column("relation", "与户主关系", Kind.TEXT, required=True),
         Column("is_beneficiary", "是否保障对象", Kind.BOOL, required=True),
         Column("monthly_income", "月收入", Kind.DECIMAL, default=0.0),
@@ -169,7 +170,7 @@ MARRIAGES = Extract(
         Column("event_type", "登记类型", Kind.TEXT, required=True),
         Column("event_date", "登记日期", Kind.DATE, required=True),
         Column("spouse_name", "配偶姓名", Kind.TEXT),
-        Column("spouse_id_number", "配偶身份证号", Kind.ID),
+        Column("spouse_id_number", "配偶身份证号", Kind.ID, distinct=True),
     ),
 )
 EMPLOYMENT = Extract(
@@ -183,9 +184,9 @@ EMPLOYMENT = Extract(
 COMPLAINTS = Extract(
     "complaints", "举报受理", "街道信访",
     columns=(
-        Column("record_id", "记录编号", Kind.ID, required=True),
+        Column("record_id", "记录编号", Kind.ID, required=True, distinct=True),
         Column("name", "姓名", Kind.TEXT),
-        Column("id_number", "身份证号", Kind.ID),
+        Column("id_number", "身份证号", Kind.ID, distinct=True),
         Column("received_on", "受理日期", Kind.DATE, required=True),
         Column("household_id", "低保户编号", Kind.ID),
         Column("community", "社区", Kind.TEXT),
@@ -209,7 +210,7 @@ HUKOU_MEMBERS = Extract(
 RELATIVE_FILINGS = Extract(
     "relative_filings", "近亲属享受低保备案", "区民政局",
     columns=_person(
-        Column("staff_id_number", "干部身份证号", Kind.ID),
+        Column("staff_id_number", "干部身份证号", Kind.ID, distinct=True),
         Column("staff_name", "干部姓名", Kind.TEXT, required=True),
         Column("filed_on", "备案日期", Kind.DATE),
     ),

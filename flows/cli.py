@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from connectors.errors import DibaoError
+from connectors.gc_pause import full_collections_paused
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="dibao: monthly verification of the 城市低保 roster against other departments' registries.")
@@ -30,6 +31,9 @@ def fail(exc: BaseException) -> None:
 
 
 @app.command()
+# from the first import on: Prefect's and Great Expectations' imports each set off full
+# collections, over the other's objects too (connectors.gc_pause)
+@full_collections_paused()
 def run(
     data: Annotated[Path, typer.Option("--data", help="folder of extracts (csv, xlsx or parquet)")],
     db: Annotated[Path, typer.Option("--db", help="the DuckDB file (created if absent)")],
@@ -47,16 +51,6 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Verify the roster of MONTH: load, check quality, link, apply the rules, write worklists."""
-    from connectors.gc_pause import full_collections_paused
-
-    # from the first import on: Prefect's and Great Expectations' imports each set off full
-    # collections, over the other's objects too (see connectors.gc_pause)
-    with full_collections_paused():
-        _run(data, db, month, policy, out, no_prefect, task_runner, dask_address, memory_limit, verbose)
-
-
-def _run(data: Path, db: Path, month: str, policy: Path | None, out: Path | None, no_prefect: bool,
-         task_runner: str, dask_address: str | None, memory_limit: str | None, verbose: bool) -> None:
     import os
 
     from flows import api_server, prefect_env

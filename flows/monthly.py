@@ -212,6 +212,7 @@ def _direct(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
+@full_collections_paused()
 def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_path: str | Path | None = None,
                 out_dir: str | Path | None = None, call: Runner = _direct,
                 fail_after: str | None = None, mapper: PartitionMapper | None = None,
@@ -224,13 +225,6 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
     partitions (see `matching.linkage.link_month`); without it they run in this connection.
     Python's full garbage collections wait until the run ends (`connectors.gc_pause`).
     """
-    with full_collections_paused():
-        return _run_monthly(data_dir, db_path, month, policy_path, out_dir, call, fail_after, mapper, progress)
-
-
-def _run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_path: str | Path | None,
-                 out_dir: str | Path | None, call: Runner, fail_after: str | None, mapper: PartitionMapper | None,
-                 progress: Reporter | None) -> RunOutcome:
     month = check_month(month)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():

@@ -54,9 +54,43 @@ def test_a_run_loads_with_full_collections_paused_and_a_failed_one_restores_them
     assert gc.get_threshold() == (700, 10, 10)
 
 
+class _Stop(Exception):
+    pass
+
+
 def test_the_command_is_paused_from_its_first_import(tmp_path, monkeypatch):
+    """`dibao run` holds the pause from its first step (its imports of Prefect and GX come after)."""
+    from flows import prefect_env
+
     seen: list[tuple[int, int, int]] = []
-    monkeypatch.setattr(cli, "_run", lambda *args: seen.append(gc.get_threshold()))
-    cli.run(data=SAMPLE, db=tmp_path / "d.duckdb", month="2026-10")
+
+    def first_step(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        raise _Stop
+
+    monkeypatch.setattr(prefect_env, "configure", first_step)
+    with pytest.raises(_Stop):
+        cli.run(data=SAMPLE, db=tmp_path / "d.duckdb", month="2026-10")
     assert seen == [(700, 10, OUT_OF_REACH)]
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_the_api_server_freezes_what_it_imported_before_prefect_builds_its_app(monkeypatch):
+    """Prefect's `create_app(final=True)` runs a full collection itself: by then the server's
+    imports are frozen, so it does not visit them (`flows.api_server.create_app`)."""
+    import sys
+    import types
+
+    from flows import api_server
+
+    built: list[tuple[int, dict]] = []
+    fake = types.ModuleType("prefect.server.api.server")
+    fake.create_app = lambda **kwargs: built.append((gc.get_freeze_count(), kwargs)) or "app"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "prefect.server.api.server", fake)
+    gc.unfreeze()
+    try:
+        assert api_server.create_app() == "app"
+    finally:
+        gc.unfreeze()
+    assert built and built[0][0] > 0 and built[0][1] == {"ephemeral": True, "final": True}
     assert gc.get_threshold() == (700, 10, 10)
