@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from functools import cache
 from typing import Any
 
 import xlsxwriter
@@ -39,9 +40,13 @@ FORMATS: dict[str, dict[str, Any]] = {
 
 
 def new_workbook(path: str) -> tuple[xlsxwriter.Workbook, dict[str, Any]]:
-    """A workbook with the shared formats; strings are never turned into numbers (IDs stay text)."""
+    """A workbook with the shared formats; strings are never turned into numbers (IDs stay text).
+
+    Assembled in memory (`in_memory`), not from a temporary file per part: a community's
+    workbook is small, and the temporary files and their copying into the zip were about a
+    tenth of the time to write a city's worklists."""
     wb = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False,
-                                     "strings_to_urls": False, "default_date_format": "yyyy-mm-dd"})
+                                     "strings_to_urls": False, "default_date_format": "yyyy-mm-dd", "in_memory": True})
     formats = {name: wb.add_format({"font_name": FONT, "font_size": 11, **spec}) for name, spec in FORMATS.items()}
     formats["title"].set_font_size(16)
     return wb, formats
@@ -62,8 +67,22 @@ def print_setup(ws: Worksheet, *, landscape: bool, header_rows: int | None = 0, 
 
 
 def display_width(text: str) -> int:
-    """Width in Excel character units: CJK and full-width characters count double."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Width in Excel character units: CJK and full-width characters count double (Unicode's
+    East Asian Width W or F). Counted by `str.translate`, which deletes every narrow character
+    of the Basic Multilingual Plane: per character in Python, the row heights of a city's
+    worklists took 17% of the time to write them."""
+    if text.isascii():
+        return len(text)
+    wide = text.translate(_narrow_bmp())
+    if not wide.isascii() and max(wide) > "\uffff":  # past the BMP (e.g. 𠮷): ask each character
+        return len(text) + sum(unicodedata.east_asian_width(ch) in "WF" for ch in wide)
+    return len(text) + len(wide)
+
+
+@cache
+def _narrow_bmp() -> dict[int, None]:
+    """`str.translate`'s table deleting every character of the BMP that is not wide (W, F)."""
+    return {c: None for c in range(0x10000) if unicodedata.east_asian_width(chr(c)) not in "WF"}
 
 
 def wrapped_lines(text: str, width: float) -> int:

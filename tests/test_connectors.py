@@ -363,6 +363,57 @@ def test_rerun_replaces_the_month_and_keeps_others(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM load_report WHERE run_month = ?", [MONTH]).fetchone() == (15,)
 
 
+def test_the_next_file_is_parsed_while_one_is_written(tmp_path: Path, monkeypatch) -> None:
+    """`parsed_ahead`: roster_members is read and parsed while roster_households is written
+    (a plain loop would wait here until the timeout and fail)."""
+    import threading
+
+    from connectors import load as loader
+
+    minimal_folder(tmp_path)
+    started: dict[str, threading.Event] = {name: threading.Event() for name in EXTRACTS}
+    real_parse, real_write = loader.read_and_parse, loader.write_parsed
+
+    def parse(path, extract, *args):
+        started[extract.name].set()
+        return real_parse(path, extract, *args)
+
+    def write(con, parsed, run_month):
+        if parsed.extract.name == "roster_households":
+            assert started["roster_members"].wait(timeout=30), "roster_members was not parsed meanwhile"
+        return real_write(con, parsed, run_month)
+
+    monkeypatch.setattr(loader, "read_and_parse", parse)
+    monkeypatch.setattr(loader, "write_parsed", write)
+    report = load_extracts(duckdb.connect(), tmp_path, MONTH)
+    assert report.extracts["roster_members"].rows_loaded == 3
+
+
+def test_a_bad_file_stops_the_load_where_a_plain_loop_would(tmp_path: Path) -> None:
+    """Files are written in the contract's order, one parsed ahead: every extract before the
+    bad file is written and reported, none after it; the error names the file."""
+    minimal_folder(tmp_path)
+    (tmp_path / "vehicles.csv").write_bytes(b"\xff\xfe" + "record_id\r\n".encode("utf-16-le"))
+    con = duckdb.connect()
+    seen: list[str] = []
+    with pytest.raises(UnreadableFile, match=r"^vehicles\.csv: the file is UTF-16 text"):
+        load_extracts(con, tmp_path, MONTH, on_extract=lambda e: seen.append(e.extract))
+    order = [name for name, e in EXTRACTS.items() if e.required]
+    assert seen == order[:order.index("vehicles")]
+    assert con.execute("SELECT count(*) FROM raw_housing_fund").fetchone() == (3,)
+    assert con.execute("SELECT count(*) FROM raw_properties").fetchone() == (0,)
+
+
+def test_the_load_report_keeps_the_contract_order(tmp_path: Path) -> None:
+    minimal_folder(tmp_path)
+    write_csv(tmp_path / "staff.csv", english(EXTRACTS["staff"]), good_rows(EXTRACTS["staff"], 2))
+    con = duckdb.connect()
+    report = load_extracts(con, tmp_path, MONTH)
+    assert list(report.extracts) == list(EXTRACTS)
+    assert [r[0] for r in con.execute("SELECT extract FROM load_report").fetchall()] == list(EXTRACTS)
+    assert report.missing_optional == [n for n, e in EXTRACTS.items() if not e.required and n != "staff"]
+
+
 @pytest.mark.parametrize("month", ["2024-3", "2024-13", "202403", ""])
 def test_run_month_is_checked(tmp_path: Path, month: str) -> None:
     with pytest.raises(InvalidArgument, match="'run_month' must be YYYY-MM"):

@@ -390,3 +390,21 @@ def test_a_writer_process_that_dies_still_leaves_every_workbook(con, tmp_path, m
     assert sorted(one) == sorted(two)
     for name, path in one.items():
         assert _cells(two[name]) == _cells(path), name
+
+
+def test_display_width_counts_wide_characters_double_in_every_plane() -> None:
+    """The translate table agrees with Unicode's East Asian Width, character by character, for
+    every code point (a surrogate cannot stand alone in text), and on mixed text."""
+    import unicodedata
+
+    from reports.styles import display_width, wrapped_lines
+
+    def by_definition(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    wrong = [c for c in range(0x110000) if not 0xD800 <= c < 0xE000 and display_width(chr(c)) != by_definition(chr(c))]
+    assert wrong == []
+    for text in ("", "R01 死亡", "１２３ＡＢ", "𠮷田 a", "a\u0301é", "買買提·艾力 🙂 Ⅻ", "①②", "\u3000x"):
+        assert display_width(text) == by_definition(text), text
+    assert display_width("张三 420102********123X") == 4 + 1 + 18
+    assert wrapped_lines("一二三四五六七八九十", 11) == 2  # 20 units in a 10-unit line
