@@ -250,15 +250,8 @@ def parsed_ahead(files: dict[str, Path], ahead: int = AHEAD) -> Iterator[Parsed]
                 submit_up_to(i + 1 + ahead)
                 yield parsed
                 del futures[extract.name]  # its frames can go once written
-        finally:
-            for future in futures.values():
-                future.cancel()
-            for future in futures.values():
-                if not future.cancelled():
-                    try:
-                        future.result()  # a parse under way ends before the pool does
-                    except BaseException:  # noqa: BLE001 - the caller's own error is the one to raise
-                        pass
+        finally:  # the caller stopped (done, or an error): drop what no thread has begun, wait for the rest
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _report_row(run_month: str, e: ExtractLoad) -> dict[str, object]:

@@ -73,16 +73,20 @@ def display_width(text: str) -> int:
     worklists took 17% of the time to write them."""
     if text.isascii():
         return len(text)
-    wide = text.translate(_narrow_bmp())
-    if not wide.isascii() and max(wide) > "\uffff":  # past the BMP (e.g. 𠮷): ask each character
-        return len(text) + sum(unicodedata.east_asian_width(ch) in "WF" for ch in wide)
-    return len(text) + len(wide)
+    rest = text.translate(_narrow_bmp())  # the BMP's wide characters, and any past the BMP (e.g. 𠮷)
+    if rest and max(rest) > "\uffff":
+        return len(text) + sum(map(_wide, rest))
+    return len(text) + len(rest)
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in "WF"
 
 
 @cache
 def _narrow_bmp() -> dict[int, None]:
-    """`str.translate`'s table deleting every character of the BMP that is not wide (W, F)."""
-    return {c: None for c in range(0x10000) if unicodedata.east_asian_width(chr(c)) not in "WF"}
+    """`str.translate`'s table deleting every character of the BMP that is not wide."""
+    return {c: None for c in range(0x10000) if not _wide(chr(c))}
 
 
 def wrapped_lines(text: str, width: float) -> int:

@@ -363,9 +363,10 @@ def test_rerun_replaces_the_month_and_keeps_others(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM load_report WHERE run_month = ?", [MONTH]).fetchone() == (15,)
 
 
-def test_the_next_file_is_parsed_while_one_is_written(tmp_path: Path, monkeypatch) -> None:
-    """`parsed_ahead`: roster_members is read and parsed while roster_households is written
-    (a plain loop would wait here until the timeout and fail)."""
+def test_the_next_files_are_parsed_while_one_is_written(tmp_path: Path, monkeypatch) -> None:
+    """`parsed_ahead`: while roster_households is written, the `AHEAD` extracts after it
+    (roster_members, deaths) are being read and parsed, each in its own thread. One ahead, or
+    a plain loop, would wait here until the timeout and fail."""
     import threading
 
     from connectors import load as loader
@@ -373,14 +374,18 @@ def test_the_next_file_is_parsed_while_one_is_written(tmp_path: Path, monkeypatc
     minimal_folder(tmp_path)
     started: dict[str, threading.Event] = {name: threading.Event() for name in EXTRACTS}
     real_parse, real_write = loader.read_and_parse, loader.write_parsed
+    order = [name for name, e in EXTRACTS.items() if e.required]
 
     def parse(path, extract, *args):
         started[extract.name].set()
+        if extract.name == order[1]:  # stays under way until the one after it has begun
+            assert started[order[2]].wait(timeout=30), f"{order[2]} was not parsed beside {order[1]}"
         return real_parse(path, extract, *args)
 
     def write(con, parsed, run_month):
-        if parsed.extract.name == "roster_households":
-            assert started["roster_members"].wait(timeout=30), "roster_members was not parsed meanwhile"
+        if parsed.extract.name == order[0]:
+            for name in order[1:1 + loader.AHEAD]:
+                assert started[name].wait(timeout=30), f"{name} was not parsed meanwhile"
         return real_write(con, parsed, run_month)
 
     monkeypatch.setattr(loader, "read_and_parse", parse)
