@@ -120,6 +120,67 @@ def test_the_stage_lines_and_the_run_record_agree(city):
     assert all(abs(logged[k] - v) < 0.006 for k, v in recorded.items())
 
 
+def _on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run a command with a pseudo-terminal (160 columns) as its stdin, stdout and stderr; its exit
+    status and everything it drew, without the terminal's escape sequences."""
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")}
+    proc = subprocess.Popen(args, cwd=cwd, stdin=follower, stdout=follower, stderr=follower,
+                            env={**env, "TERM": "xterm-256color"})
+    os.close(follower)
+    chunks = []
+    while True:  # read until the command closes the terminal (EIO), so it never blocks on a full one
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    code = proc.wait(timeout=600)
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r", "\n")
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_on_a_terminal_the_run_draws_bars_with_counts_and_writes_no_log_lines(tmp_path):
+    """Attached to a terminal, `dibao run` draws a rich bar per stage with its count (extracts
+    loaded, registries linked, rules run) and the item at hand, and writes no structured log
+    line; piped, it writes those lines instead (`test_the_stage_lines_and_the_run_record_agree`)."""
+    import re
+
+    from connectors.schemas import EXTRACTS
+    from matching.rules import RULES
+
+    code, drawn = _on_a_terminal([DIBAO, "run", "--data", str(SAMPLE), "--db", str(tmp_path / "d.duckdb"),
+                                  "--month", "2026-10", "--out", str(tmp_path / "out"), "--no-prefect"], tmp_path)
+    assert code == 0, drawn[-3000:]
+    assert "stage=" not in drawn and "event=" not in drawn
+    lines = drawn.splitlines()
+
+    def last(title: str) -> str:
+        return [line for line in lines if line.startswith(title)][-1]
+
+    assert re.search(rf"━ {len(EXTRACTS)}/{len(EXTRACTS)} done \(", last("读取数据 load"))
+    assert re.search(rf"━ {len(RULES)}/{len(RULES)} done \(", last("规则 rules"))
+    linked = re.search(r"━ (\d+)/(\d+) done \(", last("比对 link"))
+    assert linked and linked[1] == linked[2] and int(linked[1]) >= 10
+    # while working, the bars named the item at hand and its rows (which items a 10-a-second
+    # refresh catches depends on the machine's speed, so any of them)
+    n = len(EXTRACTS)
+    assert any(re.search(rf"读取数据 load .* \d+/{n} [a-z_]+: [\d,]+ loaded, \d+ quarantined", line) for line in lines)
+    assert any(re.search(r"比对 link .* \d+/\?\s+[a-z_]+: [\d,]+ linked", line) for line in lines)
+    assert "worklists:" in drawn
+
+
 def test_rerunning_a_month_replaces_its_rows_with_identical_findings(tmp_path):
     db = tmp_path / "d.duckdb"
     first = run_monthly(SAMPLE, db, "2026-10")
