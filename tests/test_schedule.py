@@ -1,4 +1,5 @@
-"""The schedule: which month a scheduled run verifies, and the deployment it is served as (no server)."""
+"""The schedule: which month a scheduled run verifies, the deployment it is served as, and the persistent
+server `dibao serve` finds or starts."""
 
 from __future__ import annotations
 
@@ -103,3 +104,37 @@ def test_ensure_server_refuses_an_explicit_url_that_does_not_answer(monkeypatch)
     assert health_url("http://127.0.0.1:9/api/") == "http://127.0.0.1:9/api/health"
     with pytest.raises(ServerUnavailable, match="127.0.0.1:9/api/health"):
         ensure_server("http://127.0.0.1:9/api")
+
+
+def test_ensure_server_starts_a_persistent_server_then_finds_it(tmp_path, monkeypatch, prefect_db):
+    """With no URL given and no server answering, `ensure_server` starts `prefect server start` and
+    waits until it answers; asked again, it finds that one and starts none. (On a free port in
+    place of the default 4200.)"""
+    import shutil
+    import socket
+
+    from flows import schedule
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api"
+    monkeypatch.setattr(schedule, "DEFAULT_API_URL", url)
+    home = tmp_path / ".prefect"
+    home.mkdir()
+    shutil.copy2(prefect_db, home / "prefect.db")  # migrated once per session (conftest)
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    log = tmp_path / "server.log"
+    found, process = ensure_server(log_file=log)
+    second = None
+    try:
+        assert found == url and process is not None and schedule.server_is_healthy(url)
+        assert os.environ["PREFECT_API_URL"] == url
+        monkeypatch.delenv("PREFECT_API_URL")
+        again, second = ensure_server(log_file=log)
+        assert (again, second) == (url, None)
+    finally:
+        schedule.stop_server(second)
+        schedule.stop_server(process)
+    assert process.poll() is not None and not schedule.server_is_healthy(url, timeout=0.5)
