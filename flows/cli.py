@@ -223,7 +223,9 @@ def runs(
         return
     table = Table(title=f"runs in {db}" + (f" for {month}" if month else ""))
     for heading in ("run id", "month", "started", "ended", "status", "message", "findings per rule"):
-        table.add_column(heading, overflow="fold")
+        # identifiers and codes whole at any width (an operator copies a run id); the rest wraps
+        whole = heading in ("run id", "month", "status")
+        table.add_column(heading, no_wrap=whole, overflow="ellipsis" if whole else "fold")
 
     def when(value) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app, findings_summary
@@ -33,6 +34,20 @@ def make_db(path):
     con.close()
 
 
+@pytest.fixture
+def width(monkeypatch):
+    """Sets the width `dibao runs` draws at. Its console is made once, when `flows.cli` is imported,
+    and keeps the COLUMNS of that moment (which depends on what ran before), so a `COLUMNS` given
+    to one invocation does not reach it."""
+    from rich.console import Console
+
+    from flows import cli
+
+    def set_width(columns: int) -> None:
+        monkeypatch.setattr(cli, "console", Console(width=columns, highlight=False))
+    return set_width
+
+
 def test_findings_summary():
     assert findings_summary(json.dumps({"findings": {"R05": 3, "R01": 2, "R11": 0, "_suppressed": 1},
                                         "possible": {"R05": 4}, "switched_off": {"R12": ["complaints"]}})) == \
@@ -41,10 +56,11 @@ def test_findings_summary():
     assert findings_summary(json.dumps({"findings": {}, "possible": {}, "switched_off": {}})) == "none"
 
 
-def test_runs_lists_every_run_newest_first(tmp_path):
+def test_runs_lists_every_run_newest_first(tmp_path, width):
     db = tmp_path / "d.duckdb"
     make_db(db)
-    result = runner.invoke(app, ["runs", "--db", str(db)], env={"COLUMNS": "250"})
+    width(250)
+    result = runner.invoke(app, ["runs", "--db", str(db)])
     assert result.exit_code == 0, result.output
     out = result.output
     assert out.index("9e9e9e9e9e9e") < out.index("0f0f0f0f0f0f") < out.index("a1b2c3d4e5f6")
@@ -53,10 +69,21 @@ def test_runs_lists_every_run_newest_first(tmp_path):
     assert "2026-11-01 02:00:00" in out and "2026-11-01 02:01:00" in out
 
 
-def test_runs_filters_by_month(tmp_path):
+def test_run_ids_stay_whole_in_a_narrow_terminal(tmp_path, width):
     db = tmp_path / "d.duckdb"
     make_db(db)
-    result = runner.invoke(app, ["runs", "--db", str(db), "--month", "2026-09"], env={"COLUMNS": "250"})
+    for columns in (80, 60):
+        width(columns)
+        out = runner.invoke(app, ["runs", "--db", str(db)]).output
+        assert all(run_id in out for run_id in ("a1b2c3d4e5f6", "0f0f0f0f0f0f", "9e9e9e9e9e9e")), out
+        assert "2026-09" in out and "succeeded" in out and "failed" in out
+
+
+def test_runs_filters_by_month(tmp_path, width):
+    db = tmp_path / "d.duckdb"
+    make_db(db)
+    width(250)
+    result = runner.invoke(app, ["runs", "--db", str(db), "--month", "2026-09"])
     assert result.exit_code == 0, result.output
     assert "a1b2c3d4e5f6" in result.output and "9e9e9e9e9e9e" not in result.output
     empty = runner.invoke(app, ["runs", "--db", str(db), "--month", "2025-01"])
