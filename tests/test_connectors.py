@@ -395,8 +395,8 @@ def test_the_next_files_are_parsed_while_one_is_written(tmp_path: Path, monkeypa
 
 
 def test_a_bad_file_stops_the_load_where_a_plain_loop_would(tmp_path: Path) -> None:
-    """Files are written in the contract's order, one parsed ahead: every extract before the
-    bad file is written and reported, none after it; the error names the file."""
+    """Files are written in the contract's order, `AHEAD` of them parsed ahead: every extract
+    before the bad file is written and reported, none after it; the error names the file."""
     minimal_folder(tmp_path)
     (tmp_path / "vehicles.csv").write_bytes(b"\xff\xfe" + "record_id\r\n".encode("utf-16-le"))
     con = duckdb.connect()

@@ -50,7 +50,8 @@ def test_deployment_parameters_are_absolute_and_leave_month_open(tmp_path):
 
 
 @pytest.fixture()
-def prefect_home(tmp_path, monkeypatch):
+def deployment_home(tmp_path, monkeypatch):
+    """A PREFECT_HOME and dibao's run settings, for building deployments without a server."""
     from flows import prefect_env
 
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / ".prefect"))
@@ -58,21 +59,22 @@ def prefect_home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_build_deployment_carries_cron_timezone_and_parameters(prefect_home):
+def test_build_deployment_carries_cron_timezone_and_parameters(deployment_home):
     from flows.schedule import build_deployment
 
-    policy = prefect_home / "policy.toml"
-    deployment = build_deployment(prefect_home / "data", prefect_home / "x.duckdb", prefect_home / "out", policy)
+    home = deployment_home
+    policy = home / "policy.toml"
+    deployment = build_deployment(home / "data", home / "x.duckdb", home / "out", policy)
     assert len(deployment.schedules) == 1
     schedule = deployment.schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == (CRON, TIMEZONE) == ("0 2 1 * *", "Asia/Shanghai")
     assert deployment.schedules[0].active
-    assert deployment.parameters == {"data_dir": str(prefect_home / "data"), "db_path": str(prefect_home / "x.duckdb"),
-                                     "month": None, "policy_path": str(policy), "out_dir": str(prefect_home / "out")}
+    assert deployment.parameters == {"data_dir": str(home / "data"), "db_path": str(home / "x.duckdb"),
+                                     "month": None, "policy_path": str(policy), "out_dir": str(home / "out")}
     assert deployment.entrypoint == "flows.schedule.scheduled_monthly"
 
 
-def test_the_entrypoint_loads_the_scheduled_flow(prefect_home):
+def test_the_entrypoint_loads_the_scheduled_flow(deployment_home):
     from prefect.flows import load_flow_from_entrypoint
 
     from flows.schedule import scheduled_flow
@@ -83,14 +85,14 @@ def test_the_entrypoint_loads_the_scheduled_flow(prefect_home):
     assert list(loaded.parameters.properties) == ["data_dir", "db_path", "month", "policy_path", "out_dir"]
 
 
-def test_build_deployment_rejects_an_unknown_timezone(prefect_home):
+def test_build_deployment_rejects_an_unknown_timezone(deployment_home):
     from flows.schedule import build_deployment
 
     with pytest.raises(DibaoError, match="Mars"):
         build_deployment("data", "x.duckdb", timezone="Mars/Olympus")
 
 
-def test_build_deployment_takes_another_cron_and_rejects_a_bad_one(prefect_home):
+def test_build_deployment_takes_another_cron_and_rejects_a_bad_one(deployment_home):
     from flows.schedule import build_deployment
 
     deployment = build_deployment("data", "x.duckdb", cron="* * * * *", timezone="UTC")
@@ -106,11 +108,10 @@ def test_ensure_server_refuses_an_explicit_url_that_does_not_answer(monkeypatch)
         ensure_server("http://127.0.0.1:9/api")
 
 
-def test_ensure_server_starts_a_persistent_server_then_finds_it(tmp_path, monkeypatch, prefect_db):
+def test_ensure_server_starts_a_persistent_server_then_finds_it(tmp_path, monkeypatch, prefect_home):
     """With no URL given and no server answering, `ensure_server` starts `prefect server start` and
     waits until it answers; asked again, it finds that one and starts none. (On a free port in
     place of the default 4200.)"""
-    import shutil
     import socket
 
     from flows import schedule
@@ -120,10 +121,7 @@ def test_ensure_server_starts_a_persistent_server_then_finds_it(tmp_path, monkey
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/api"
     monkeypatch.setattr(schedule, "DEFAULT_API_URL", url)
-    home = tmp_path / ".prefect"
-    home.mkdir()
-    shutil.copy2(prefect_db, home / "prefect.db")  # migrated once per session (conftest)
-    monkeypatch.setenv("PREFECT_HOME", str(home))
+    monkeypatch.setenv("PREFECT_HOME", str(prefect_home(tmp_path / ".prefect")))  # conftest: a migrated copy
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     log = tmp_path / "server.log"
     found, process = ensure_server(log_file=log)
