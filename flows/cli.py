@@ -103,7 +103,7 @@ def sample(
 
     try:
         check_month(month)
-        summary = generate(out, households, seed, month, profile)
+        summary = generate(out, households, seed, month, profile, truth=True)
     except DibaoError as exc:
         fail(exc)
         return
@@ -121,16 +121,21 @@ def evaluate(
 ) -> None:
     """Score a run's flags against a generated sample's answers: precision, recall, F1 per rule."""
     from flows.database import open_database
+    from sample_data.calibration import calibrate, format_calibration, truth_path_for
     from sample_data.evaluate import evaluate as score
     from sample_data.evaluate import format_report
 
     try:
         con = open_database(db, read_only=True)
         report = score(con, month, answers)
+        truth = truth_path_for(answers)
+        calibration = calibrate(con, month, truth) if truth.exists() else None
     except DibaoError as exc:
         fail(exc)
         return
     console.print(format_report(report), soft_wrap=True)
+    if calibration is not None:
+        console.print(format_calibration(calibration), soft_wrap=True, markup=False)
 
 
 @outcomes_app.command("import")

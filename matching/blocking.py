@@ -79,7 +79,15 @@ FROM d WHERE p = 17 AND ck < 10 AND ck <> digit
 
 
 LEFT_VALID_IDS = "SELECT key, id_number FROM L WHERE id_status = 'valid'"
-RIGHT_FAILING_IDS = "SELECT key, id_number FROM R WHERE id_status IN ('bad_check', 'bad_date')"
+# IDs typed with 18 characters that fail their check: where a keying error shows
+RIGHT_FAILING_IDS = "SELECT key, id_number FROM R WHERE id_status IN ('bad_check', 'bad_date') AND NOT id_was_15"
+LEFT_FAILING_IDS = "SELECT key, id_number FROM L WHERE id_status IN ('bad_check', 'bad_date')"
+# A 15-digit ID has no check character: its 18-character form's check was computed, so a slip
+# in its digits leaves it "valid". It is joined on its 17 digits with every check character
+# (`id_code_sql` × 11), so that a neighbour of the member's 17 digits meets it whatever the
+# member's check character is.
+RIGHT_15_CODES = (f"SELECT key, {_digits17_sql('id_number')} * 11 + c AS code FROM R, range(0, 11) t(c) "
+                  f"WHERE id_was_15 AND regexp_full_match(id_number, {ID_SHAPE})")
 
 BLOCKING_RULES: tuple[BlockingRule, ...] = (
     BlockingRule(
@@ -89,9 +97,17 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
     BlockingRule(
         "id_one_edit", "身份证号相差一位或相邻两位颠倒",
         f"SELECT v.key AS l_key, r.key AS r_key FROM link_id_variants v "
-        f"JOIN (SELECT key, {id_code_sql('id_number')} AS code FROM ({RIGHT_FAILING_IDS})) r ON r.code = v.variant "
+        f"JOIN (SELECT key, {id_code_sql('id_number')} AS code FROM ({RIGHT_FAILING_IDS}) "
+        f"UNION ALL {RIGHT_15_CODES}) r ON r.code = v.variant "
         f"UNION ALL SELECT l.key AS l_key, v.key AS r_key FROM link_id_variants_r v "
         f"JOIN (SELECT key, {id_code_sql('id_number')} AS code FROM ({LEFT_VALID_IDS})) l ON l.code = v.variant"),
+    # The roster's own ID fails its check: its neighbours (`link_id_variants_lf`, a few hundred
+    # members) against the registry's valid IDs.
+    BlockingRule(
+        "roster_id_one_edit", "低保成员身份证号校验不符，与登记身份证号相差一位或相邻两位颠倒",
+        f"SELECT v.key AS l_key, r.key AS r_key FROM link_id_variants_lf v "
+        f"JOIN (SELECT key, {id_code_sql('id_number')} AS code FROM R "
+        f"WHERE id_status = 'valid' AND NOT id_was_15) r ON r.code = v.variant"),
     BlockingRule(
         "birth_sex_surname", "身份证号出生日期、性别相同且姓氏同音",
         "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r "

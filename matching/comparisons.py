@@ -41,55 +41,76 @@ class Comparison:
         raise KeyError(code)
 
 
+# GB 11643: an 18-character ID is area (positions 1–6), birth date (7–14), sequence (15–17,
+# the 17th odd for men) and a check character (18) computed from the other 17. A 15-digit ID
+# (before 1999) is area, a two-digit year, month, day and sequence, with no check character:
+# converted to 18, it gets a check character computed afresh, so its validity proves nothing.
+# `id_diff` (ID_DIFF_SQL) lists the positions where the two 18-character forms differ; for a
+# converted 15-digit ID only positions 1–17 (its check character was never typed).
+_SWAP = ("len(id_diff) = 2 AND id_diff[2] = id_diff[1] + 1 "
+         "AND substr(r.id_number, id_diff[1], 1) = substr(l.id_number, id_diff[2], 1) "
+         "AND substr(r.id_number, id_diff[2], 1) = substr(l.id_number, id_diff[1], 1)")
+_ONE_SLIP = f"(len(id_diff) = 1 OR ({_SWAP}))"
+# typed as 18 characters and failing its check: only such an ID can be a keying error
+_FAILING_18 = "r.id_status IN ('bad_check', 'bad_date') AND NOT r.id_was_15"
+_AREA_AND_SEQUENCE = ("len([p FOR p IN id_diff IF p <= 6]) > 0 "
+                      "AND len([p FOR p IN id_diff IF p BETWEEN 15 AND 17]) > 0")
+
 ID_COMPARISON = Comparison("id", (
+    # No usable ID on one side; or both sides fail their check (neither can vouch for the other).
     Level("null", "登记身份证号缺失或无法识别",
-          "r.id_number = '' OR r.id_status = 'bad_format' OR l.id_status <> 'valid'", is_null=True),
-    Level("exact", "身份证号一致", "r.id_number = l.id_number AND NOT r.id_was_15"),
-    Level("exact_15", "15位旧身份证号升位后一致", "r.id_number = l.id_number AND r.id_was_15"),
-    # A valid ID that differs is another person's real number: the check character
-    # catches every single substitution and adjacent transposition.
+          "r.id_number = '' OR r.id_status = 'bad_format' OR l.id_status IN ('blank', 'bad_format') "
+          "OR (l.id_status <> 'valid' AND (r.id_status <> 'valid' OR r.id_was_15))", is_null=True),
+    Level("exact", "身份证号一致", "l.id_status = 'valid' AND r.id_number = l.id_number AND NOT r.id_was_15"),
+    Level("exact_15", "15位旧身份证号升位后一致", "l.id_status = 'valid' AND r.id_number = l.id_number AND r.id_was_15"),
+    # The roster's own ID fails its check and the registry's valid ID is one slip away from it.
+    Level("roster_typo", "低保名册身份证号第{pos}位与登记不同（名册号码校验位不符，疑似名册录入错误）",
+          f"l.id_status <> 'valid' AND {_ONE_SLIP}"),
     Level("one_substitution", "身份证号第{pos}位不同（校验位不符，疑似录入错误）",
-          "r.id_status <> 'valid' AND len(id_diff) = 1"),
-    Level("transposition", "身份证号第{pos}位前后颠倒（校验位不符，疑似录入错误）",
-          "r.id_status <> 'valid' AND len(id_diff) = 2 AND id_diff[2] = id_diff[1] + 1 "
-          "AND substr(r.id_number, id_diff[1], 1) = substr(l.id_number, id_diff[2], 1) "
-          "AND substr(r.id_number, id_diff[2], 1) = substr(l.id_number, id_diff[1], 1)"),
-    Level("same_birth_sex", "身份证号出生日期、性别一致，其余多位不同（校验位不符）",
-          "r.id_status <> 'valid' AND r.birth_date = l.birth_date AND r.sex = l.sex"),
+          f"{_FAILING_18} AND len(id_diff) = 1"),
+    Level("transposition", "身份证号第{pos}位前后颠倒（校验位不符，疑似录入错误）", f"{_FAILING_18} AND {_SWAP}"),
+    Level("id15_typo", "15位旧身份证号升位后第{pos}位不同（15位号码无校验位，疑似录入错误）",
+          f"r.id_was_15 AND {_ONE_SLIP}"),
+    # Two slips in one number; never one in the area code and one in the sequence: that is
+    # how a namesake born the same day in another county differs (赵涛, 2026-11).
+    Level("two_substitutions", "身份证号第{pos}位不同（校验位不符，疑似两处录入错误）",
+          f"{_FAILING_18} AND len(id_diff) = 2 AND NOT ({_AREA_AND_SEQUENCE})"),
+    # A valid 18-character ID that differs is another person's real number (the check
+    # character catches every single substitution and adjacent swap); more than two slips,
+    # or the area code and the sequence both, are another person's number mistyped.
     Level("different", "身份证号不同", "TRUE"),
 ))
 
+# ID levels that stand for a keying error in one of the two numbers: the only ones besides
+# equal IDs from which a pair may be `probable`.
+TYPO_ID_LEVELS = ("roster_typo", "one_substitution", "transposition", "id15_typo", "two_substitutions")
+
+# Levels computed in Python (`matching.name_levels`, rapidfuzz); the condition column is unused.
 NAME_COMPARISON = Comparison("name", (
-    Level("null", "登记姓名空白", "coalesce(r.name_clean, '') = '' OR coalesce(l.name_clean, '') = ''", is_null=True),
-    Level("exact", "姓名一致", "r.name_clean = l.name_clean", tf_adjusted=True),
-    Level("simplified", "姓名繁简转换后一致（{r_name}/{l_name}）", "r.name_simplified = l.name_simplified",
-          tf_adjusted=True),
-    Level("homophone", "姓名同音（{r_name}/{l_name}）", "r.name_pinyin = l.name_pinyin", tf_adjusted=True),
-    Level("one_char", "姓名一字之差（{r_name}/{l_name}）",
-          "length(r.name_simplified) = length(l.name_simplified) AND length(l.name_simplified) >= 2 "
-          "AND hamming(r.name_simplified, l.name_simplified) = 1"),
-    Level("similar", "姓名拼音相近（{r_name}/{l_name}）",
-          "jaro_winkler_similarity(r.name_pinyin, l.name_pinyin) >= $name_jw"),
-    Level("different", "姓名不同（{r_name}/{l_name}）", "TRUE"),
+    Level("null", "登记姓名空白", "", is_null=True),
+    Level("exact", "姓名一致", "", tf_adjusted=True),
+    Level("simplified", "姓名繁简转换后一致（{r_name}/{l_name}）", "", tf_adjusted=True),
+    Level("homophone", "姓名同音（{r_name}/{l_name}）", "", tf_adjusted=True),
+    Level("separator", "姓名仅分隔符不同（{r_name}/{l_name}）", "", tf_adjusted=True),
+    Level("lookalike", "姓名形近字（{r_name}/{l_name}）", ""),
+    Level("char_missing", "姓名多一字或少一字（{r_name}/{l_name}）", ""),
+    Level("one_char", "姓名一字之差（{r_name}/{l_name}）", ""),
+    Level("similar", "姓名拼音相近（{r_name}/{l_name}）", ""),
+    Level("different", "姓名不同（{r_name}/{l_name}）", ""),
 ))
 
-COMPARISONS: tuple[Comparison, ...] = (ID_COMPARISON, NAME_COMPARISON)
-
-# Name levels under which an equal ID is "the same person" (match_class 'exact'). A name
-# one character off, or merely similar in pinyin (陈丽/程辉 score 0.905), is not: for
-# two-character names that is half the name, so such pairs go to a person ('possible').
-CONSISTENT_NAME_LEVELS = ("exact", "simplified", "homophone")
+# Name levels under which an ID is "the same person": the name as typed, or changed by a slip
+# clerks are known to make (traditional form, a character heard or seen alike, a dropped
+# separator or given-name character). A name one unrelated character off (张伟明/张伟强, two
+# brothers) or merely similar in pinyin (陈丽/程辉 score 0.905) is not.
+CONSISTENT_NAME_LEVELS = ("exact", "simplified", "homophone", "separator", "lookalike", "char_missing")
 
 MATCH_PROBABILITY_LABEL = "匹配概率"  # ends every link's evidence; the worklists look for it
 
-# Only a registry ID that fails its check can be a typing error (every level that reads
-# `id_diff` requires it), so the 18-position comparison is skipped for valid ones.
-ID_DIFF_SQL = ("CASE WHEN r.id_status <> 'valid' AND length(r.id_number) = 18 AND length(l.id_number) = 18 THEN "
-               "[p FOR p IN range(1, 19) IF substr(r.id_number, p, 1) <> substr(l.id_number, p, 1)] "
+# Positions are compared only where a keying error is possible: a registry ID that fails its
+# check or was typed with 15 digits, or a roster ID that fails its own.
+ID_DIFF_SQL = ("CASE WHEN length(r.id_number) = 18 AND length(l.id_number) = 18 AND r.id_number <> l.id_number "
+               "AND (r.id_status <> 'valid' OR r.id_was_15 OR l.id_status <> 'valid') THEN "
+               "[p FOR p IN range(1, CASE WHEN r.id_was_15 THEN 18 ELSE 19 END) "
+               "IF substr(r.id_number, p, 1) <> substr(l.id_number, p, 1)] "
                "ELSE [] END")
-
-
-def evidence_label(comparison: Comparison, code: str, *, l_name: str, r_name: str, id_diff: list[int]) -> str:
-    """The Chinese phrase for one level of one pair."""
-    pos = "、".join(str(p) for p in id_diff)
-    return comparison.level(code).label.format(l_name=l_name, r_name=r_name, pos=pos)

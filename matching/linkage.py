@@ -7,17 +7,8 @@ built by `*_sql` functions and run as tables prefixed `link_`. A registry person
 row per registry and typed (name, ID) (`matching.staging`); each side of a job carries
 `n`, the records a row stands for, and what is found is written once per record.
 
-Classes (policy knobs `linkage.*`):
-- `exact`: equal normalised ID (15-digit IDs converted) and a consistent name.
-- `probable`: posterior ≥ probable_threshold, from an ID one typing error away
-  (the registry ID fails its check character) and a consistent name, or similar.
-- `possible`: posterior ≥ possible_threshold, or capped there by a safety rule.
-Safety rules (never overridden by a score):
-- an equal ID with an unrelated name is at most `possible`;
-- a registry ID that is valid but differs from the member's is another person: no link;
-- a blank or unusable registry ID, or a member whose own ID is invalid, is at most `possible`;
-- when several people compete for one registry row, only the best is linked;
-  a tie between different people is `possible`.
+Classes: `exact` (an equal ID and a consistent name), `probable` and `possible` from the match
+probability (policy knobs `linkage.*`), within the safety rules of `matching.safety`.
 """
 
 from __future__ import annotations
@@ -29,10 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
 from matching.blocking import (
     BLOCKING_RULES,
+    LEFT_FAILING_IDS,
     LEFT_VALID_IDS,
     RIGHT_FAILING_IDS,
     blocked_sql,
@@ -48,7 +41,9 @@ from matching.comparisons import (
     Comparison,
 )
 from matching.model import FLOOR, ComparisonParams, Model, em_single, smoothed
+from matching.name_levels import FORM_COLUMNS, cross_level_counts, level_frame
 from matching.policy import Policy
+from matching.safety import class_sql
 from matching.staging import PERSONS, RECORDS, REGISTRY_KEY, same_person_sql
 
 log = logging.getLogger(__name__)
@@ -59,14 +54,17 @@ ESTIMATION_SAMPLE_ROWS = 300_000  # registry rows the model is fitted on at city
 U_SAMPLE_ROWS = 2000  # rows drawn from each side for the random-pair u estimate (2000² pairs)
 # Starting values of the estimates (not thresholds): EM and the random-pair counts move
 # away from them as far as the data supports; a small roster stays near them.
-M_NAME_START = {"exact": 0.85, "simplified": 0.03, "homophone": 0.05, "one_char": 0.03, "similar": 0.02,
-                "different": 0.02}
+M_NAME_START = {"exact": 0.82, "simplified": 0.03, "homophone": 0.05, "separator": 0.005, "lookalike": 0.01,
+                "char_missing": 0.01, "one_char": 0.03, "similar": 0.02, "different": 0.025}
 M_ID_START = {"exact": 0.8, "exact_15": 0.03, "one_substitution": 0.04, "transposition": 0.03,
-              "same_birth_sex": 0.02, "different": 0.08}
-U_ID_START = {"null": 0.05, "exact": 1e-7, "exact_15": 1e-8, "one_substitution": 1e-6, "transposition": 1e-7,
-              "same_birth_sex": 2e-5, "different": 0.95}
-U_NAME_START = {"null": 0.01, "exact": 2e-4, "simplified": 1e-5, "homophone": 1e-4, "one_char": 2e-3,
-                "similar": 5e-3, "different": 0.98}
+              "id15_typo": 0.005, "two_substitutions": 0.005, "different": 0.09}
+U_ID_START = {"null": 0.05, "exact": 1e-7, "exact_15": 1e-8, "roster_typo": 1e-8, "one_substitution": 1e-6,
+              "transposition": 1e-7, "id15_typo": 1e-7, "two_substitutions": 1e-7, "different": 0.95}
+U_NAME_START = {"null": 0.01, "exact": 2e-4, "simplified": 1e-5, "homophone": 1e-4, "separator": 1e-6,
+                "lookalike": 1e-4, "char_missing": 1e-3, "one_char": 2e-3, "similar": 5e-3, "different": 0.98}
+# m of the roster's own ID mistyped: never trained (the ID's m is fitted on members whose ID is
+# valid), so it is the one-substitution start, the same slip made on the other side.
+M_ROSTER_TYPO = 0.04
 U_PSEUDO = 100_000.0  # pseudo-pairs behind the u starting values
 
 
@@ -82,26 +80,55 @@ def views_sql(left_sql: str, right_sql: str) -> str:
     return f"CREATE OR REPLACE TEMP VIEW L AS {left_sql};\nCREATE OR REPLACE TEMP VIEW R AS {right_sql};"
 
 
+NAME_PAIRS = "link_name_pairs"  # (l_clean, r_clean, name_level): the candidates' distinct pairs of names
+
+
+def name_pairs_sql(pairs: str = "link_candidates") -> str:
+    """The distinct pairs of name forms of the candidate pairs in `pairs` (l_key, r_key)."""
+    forms = ", ".join(f"{side}.name_{form} AS {side}_{form}" for side in "lr" for form in FORM_COLUMNS)
+    return f"SELECT DISTINCT {forms} FROM {pairs} c JOIN L l ON l.key = c.l_key JOIN R r ON r.key = c.r_key"
+
+
+def build_name_levels(con: duckdb.DuckDBPyConnection, jw_threshold: float, pairs: str = "link_candidates") -> None:
+    """`link_name_pairs`: the name level of every distinct pair of names among the candidates,
+    computed by `matching.name_levels` (rapidfuzz) and joined back by `compared_sql`. Every
+    name form is a function of the cleaned name, so the pair of cleaned names is the key."""
+    frame = level_frame(con.sql(name_pairs_sql(pairs)).pl(), jw_threshold)
+    con.register("_name_pairs_in", frame.select("l_clean", "r_clean", "name_level").to_arrow())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {NAME_PAIRS} AS SELECT * FROM _name_pairs_in")
+    con.unregister("_name_pairs_in")
+
+
 def compared_sql(exclude: str | None = None) -> str:
-    """Every candidate pair with its comparison levels and the ID positions that differ."""
+    """Every candidate pair with its comparison levels and the ID positions that differ
+    (`build_name_levels` has levelled the candidates' names)."""
     extra = f"WHERE NOT ({exclude})" if exclude else ""
     return f"""
 CREATE OR REPLACE TEMP TABLE link_compared AS
 SELECT c.l_key, c.r_key, l.n AS l_n, r.n AS r_n, c.block_rule, l.name AS l_name, r.name AS r_name,
        l.name_pinyin AS l_pinyin, id_diff,
        {ID_COMPARISON.level_sql()} AS id_level,
-       {NAME_COMPARISON.level_sql()} AS name_level,
-       r.id_status AS r_id_status, r.id_number AS r_id_number, l.id_number AS l_id_number
-FROM link_candidates c JOIN L l ON l.key = c.l_key JOIN R r ON r.key = c.r_key,
+       coalesce(nl.name_level, 'null') AS name_level,
+       r.id_status AS r_id_status, r.id_was_15 AS r_id_was_15, r.id_number AS r_id_number,
+       l.id_number AS l_id_number
+FROM link_candidates c JOIN L l ON l.key = c.l_key JOIN R r ON r.key = c.r_key
+     LEFT JOIN {NAME_PAIRS} nl ON nl.l_clean IS NOT DISTINCT FROM l.name_clean
+                              AND nl.r_clean IS NOT DISTINCT FROM r.name_clean,
      LATERAL (SELECT {ID_DIFF_SQL} AS id_diff) d
 {extra}"""
 
 
 def _levels_select(pairs: str) -> str:
-    """Comparison levels of the pairs in a FROM clause that exposes `l` and `r` (used for random pairs)."""
+    """ID levels of the pairs in a FROM clause that exposes `l` and `r` (used for random pairs)."""
     return f"""
-SELECT {ID_COMPARISON.level_sql()} AS id_level, {NAME_COMPARISON.level_sql()} AS name_level
+SELECT {ID_COMPARISON.level_sql()} AS id_level
 FROM {pairs}, LATERAL (SELECT {ID_DIFF_SQL} AS id_diff) d"""
+
+
+def _name_counts(con: duckdb.DuckDBPyConnection, side_sql: str) -> pl.DataFrame:
+    """The distinct name forms of a sample, with how many of its rows carry each."""
+    return con.sql(f"SELECT name_clean AS clean, name_simplified AS simplified, name_pinyin AS pinyin, "
+                   f"count(*) AS n FROM ({side_sql}) GROUP BY ALL ORDER BY ALL").pl()
 
 
 def sample_sql(source: str, rows: int, seed: int) -> str:
@@ -140,7 +167,7 @@ WITH lv AS MATERIALIZED (SELECT * FROM L WHERE id_status = 'valid'),
                JOIN (SELECT name_pinyin, count(*) AS nr FROM rs GROUP BY 1) b ON b.name_pinyin = a.name_pinyin),
      notable AS ({_levels_select("lv l JOIN rs r ON r.name_pinyin = l.name_pinyin AND r.id_number = l.id_number")}
                  UNION ALL
-                 {_levels_select("lv l JOIN (SELECT * FROM rs WHERE id_status <> 'valid') r "
+                 {_levels_select("lv l JOIN (SELECT * FROM rs WHERE id_status <> 'valid' OR id_was_15) r "
                                  "ON r.name_pinyin = l.name_pinyin AND r.id_number <> l.id_number")})
 SELECT id_level, sum(n) FROM (
     SELECT id_level, count(*) AS n FROM notable GROUP BY 1
@@ -151,12 +178,18 @@ GROUP BY 1"""
 
 def estimate_model(con: duckdb.DuckDBPyConnection, policy: Policy, seed: int = 20260101) -> Model:
     """Fit u on random pairs and m by EM on candidate pairs (see module `matching.model`)."""
-    params = {"name_jw": policy["linkage.name_jaro_winkler"]}
-    random_pairs = f"({sample_sql('L', U_SAMPLE_ROWS, seed)}) l, ({sample_sql('R', U_SAMPLE_ROWS, seed)}) r"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE link_random AS {_levels_select(random_pairs)}", params)
-    u_id = smoothed(_counts(con, "SELECT id_level, count(*) FROM link_random GROUP BY 1", {}), U_ID_START, U_PSEUDO)
-    u_name = smoothed(_counts(con, "SELECT name_level, count(*) FROM link_random GROUP BY 1", {}),
-                      U_NAME_START, U_PSEUDO)
+    left, right = sample_sql('L', U_SAMPLE_ROWS, seed), sample_sql('R', U_SAMPLE_ROWS, seed)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE link_random AS {_levels_select(f'({left}) l, ({right}) r')}")
+    # A valid ID is one person's (GB 11643): random pairs that share one are the same person,
+    # so they are no evidence of how often two different people agree (at a small roster they
+    # were 24 of 4 million random pairs, and made an equal ID look 30 times weaker than it is).
+    u_id = smoothed({level: n for level, n in _counts(con, "SELECT id_level, count(*) FROM link_random GROUP BY 1",
+                                                      {}).items() if level not in ("exact", "exact_15")},
+                    U_ID_START, U_PSEUDO)
+    # the same pairs' name levels, from the two samples' distinct names (rapidfuzz's cdist)
+    random_names = cross_level_counts(_name_counts(con, left), _name_counts(con, right),
+                                      float(policy["linkage.name_jaro_winkler"]))
+    u_name = smoothed(dict(sorted(random_names.items())), U_NAME_START, U_PSEUDO)
 
     # m for the name: pairs blocked by equal ID (the name played no part in finding them).
     name_counts = _counts(con, "SELECT name_level, count(*) FROM link_compared WHERE id_level IN ('exact', 'exact_15') "
@@ -166,7 +199,7 @@ def estimate_model(con: duckdb.DuckDBPyConnection, policy: Policy, seed: int = 2
     m_name, _, it_name = em_single(name_counts, u_name, M_NAME_START, lam_start=0.9)
 
     # m for the ID: pairs whose names sound the same (the ID played no part in finding them).
-    id_counts = _counts(con, name_blocked_id_levels_sql(seed), params)
+    id_counts = _counts(con, name_blocked_id_levels_sql(seed), {})
     for code in M_ID_START:
         id_counts.setdefault(code, 0.0)
     # Among name-blocked pairs the share of true matches is fixed from a deterministic rule:
@@ -177,6 +210,7 @@ def estimate_model(con: duckdb.DuckDBPyConnection, policy: Policy, seed: int = 2
     equal = id_counts.get("exact", 0.0) + id_counts.get("exact_15", 0.0)
     lam_id = min(max(equal / total / (M_ID_START["exact"] + M_ID_START["exact_15"]), 1e-6), 0.99)
     m_id, _, it_id = em_single(id_counts, u_id, M_ID_START, lam_start=lam_id, fix_lambda=True)
+    m_id["roster_typo"] = M_ROSTER_TYPO
 
     n_left = con.execute("SELECT count(*) FROM L").fetchall()[0][0] or 1
     n_right = con.execute("SELECT count(*) FROM R").fetchall()[0][0] or 1
@@ -255,7 +289,6 @@ def _label_sql(comparison: Comparison, level_col: str) -> str:
 
 def scored_sql(model: Model) -> str:
     """Weights, posterior probability, safety caps and the class of every compared pair."""
-    consistent = ", ".join(f"'{c}'" for c in CONSISTENT_NAME_LEVELS)
     return f"""
 CREATE OR REPLACE TEMP TABLE link_scored AS
 WITH w AS (
@@ -274,17 +307,7 @@ WITH w AS (
     FROM w
 )
 SELECT *,
-    CASE
-        WHEN id_level IN ('exact', 'exact_15') AND name_level IN ({consistent}) THEN 'exact'
-        WHEN id_level IN ('exact', 'exact_15') THEN 'possible'
-        WHEN r_id_status = 'valid' THEN NULL
-        WHEN id_level = 'null' AND probability >= $possible THEN 'possible'
-        WHEN id_level = 'null' THEN NULL
-        WHEN id_level = 'different' AND probability >= $possible THEN 'possible'
-        WHEN id_level = 'different' THEN NULL
-        WHEN probability >= $probable AND name_level IN ({consistent}) THEN 'probable'
-        WHEN probability >= $possible THEN 'possible'
-    END AS match_class,
+    {class_sql()} AS match_class,
     {_label_sql(ID_COMPARISON, 'id_level')} || '；' || {_label_sql(NAME_COMPARISON, 'name_level')}
         || '；{MATCH_PROBABILITY_LABEL}' || printf('%.3f', probability) AS evidence
 FROM s"""
@@ -321,6 +344,7 @@ def candidates_and_compare(con: duckdb.DuckDBPyConnection, left_sql: str, right_
         if not variants_ready:
             con.execute(id_variants_sql("link_id_variants", LEFT_VALID_IDS))
         con.execute(id_variants_sql("link_id_variants_r", f"{RIGHT_FAILING_IDS} LIMIT 0"))
+    con.execute(id_variants_sql("link_id_variants_lf", LEFT_FAILING_IDS))
     con.execute(f"CREATE OR REPLACE TEMP TABLE link_blocked AS {blocked_sql()}")
     counts = dict.fromkeys((rule.name for rule in BLOCKING_RULES), 0)
     # pairs of records: a pair of persons stands for n × n of them
@@ -329,7 +353,8 @@ def candidates_and_compare(con: duckdb.DuckDBPyConnection, left_sql: str, right_
         "JOIN R r ON r.key = b.r_key GROUP BY 1").fetchall()})
     con.execute(f"CREATE OR REPLACE TEMP TABLE link_candidates AS {candidates_sql()}")
     con.execute("DROP TABLE link_blocked")
-    con.execute(compared_sql(exclude), {"name_jw": policy["linkage.name_jaro_winkler"]})
+    build_name_levels(con, float(policy["linkage.name_jaro_winkler"]))
+    con.execute(compared_sql(exclude))
     return counts
 
 

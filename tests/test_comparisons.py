@@ -7,7 +7,7 @@ import pytest
 
 from matching import names
 from matching.ids import make_id, normalize
-from matching.linkage import compared_sql
+from matching.linkage import build_name_levels, compared_sql
 from matching.sql_macros import install_macros
 
 A = make_id("420102", dt.date(1950, 3, 4), 123)
@@ -32,7 +32,8 @@ def levels(l_name: str, l_id: str, r_name: str, r_id: str) -> tuple[str, str]:
         con.execute(f"CREATE TEMP TABLE {table} ({cols})")
         con.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})", list(row.values()))
     con.execute("CREATE TEMP TABLE link_candidates AS SELECT 'l' AS l_key, 'r' AS r_key, 'test' AS block_rule")
-    con.execute(compared_sql(), {"name_jw": 0.88})
+    build_name_levels(con, 0.88)
+    con.execute(compared_sql())
     return con.execute("SELECT id_level, name_level FROM link_compared").fetchone()
 
 
@@ -45,6 +46,8 @@ def typo(text: str, i: int) -> str:
 
 
 A15 = A[:6] + A[8:17]  # the same person's old 15-digit ID
+# another 张伟 born the same day in another county (its own valid ID), typed with one slip
+NAMESAKE = typo(make_id("420106", dt.date(1950, 3, 4), 871), 3)
 
 ID_CASES = [
     (A, A, "exact"),
@@ -53,12 +56,22 @@ ID_CASES = [
     (A, A.translate(str.maketrans("0123456789", "０１２３４５６７８９")), "exact"),
     (A, A15, "exact_15"),
     (A, typo(A, 10), "one_substitution"),
+    (A, A[:17] + ("0" if A[17] != "0" else "1"), "one_substitution"),  # the check character
     (A, swap(A, 14), "transposition"),
-    (A, A[:14] + "9" + A[15:16] + "7" + A[17], "same_birth_sex"),  # two typos in the sequence, same sex digit
+    (A, typo(A15, 9), "id15_typo"),  # an old ID's slip: converted, it passes a check it never had
+    (A, swap(A15, 10), "id15_typo"),
+    (typo(A, 10), A, "roster_typo"),  # the roster mistyped, the registry right
+    (swap(A, 12), A, "roster_typo"),
+    (A, typo(typo(A, 14), 16), "two_substitutions"),  # two slips in the sequence, same sex digit
+    (A, typo(typo(A, 2), 9), "two_substitutions"),  # one in the area code, one in the birth date
+    (A, typo(typo(A, 2), 15), "different"),  # area code and sequence: how a namesake differs
+    (A, NAMESAKE, "different"),
+    (A, typo(typo(typo(A, 2), 9), 12), "different"),  # three slips
     (A, B, "different"),
     (A, make_id("420102", dt.date(1950, 3, 4), 125), "different"),  # a real neighbouring ID: someone else
     (A, "", "null"),
     (A, "4.20102E+17", "null"),
+    (typo(A, 10), typo(A, 10), "null"),  # both fail their check: neither vouches for the other
 ]
 
 
@@ -76,8 +89,22 @@ NAME_CASES = [
     ("张伟", "章伟", "homophone"),
     ("王芳", "汪芳", "homophone"),
     ("张伟", "张纬", "homophone"),
+    ("曾志强", "增志强", "homophone"),  # 曾 read zēng as a surname, heard and typed as 增
+    ("单丽", "善丽", "homophone"),  # 单 shàn
+    ("解红", "谢红", "homophone"),  # 解 xiè
+    ("买买提·艾力", "买买提艾力", "separator"),  # the separator dropped
+    ("阿依古丽·买买提", "阿依古丽 买买提", "separator"),  # a space for the dot: spaces are folded away
+    ("李未", "李末", "lookalike"),  # a handwritten form read by a clerk
+    ("陈己", "陈已", "lookalike"),
+    ("栗军", "粟军", "lookalike"),
+    ("欧阳娜娜", "欧娜娜", "char_missing"),  # a compound surname half typed
+    ("欧阳娜娜", "阳娜娜", "char_missing"),
+    ("刘德华", "刘德", "char_missing"),  # a given-name character dropped
+    ("刘德", "刘德华", "char_missing"),
+    ("张伟明", "伟明", "different"),  # the surname gone is not a slip
     ("张伟", "张强", "one_char"),
-    ("刘德华", "刘德", "similar"),
+    ("张伟明", "张伟强", "one_char"),  # two brothers
+    ("陈丽", "程辉", "similar"),
     ("张伟", "李娜", "different"),
     ("张伟", "", "null"),
 ]

@@ -37,13 +37,13 @@ def _every_pair(con: duckdb.DuckDBPyConnection, seed: int, rows: int) -> dict[st
     pairs = (f"(SELECT * FROM L WHERE id_status = 'valid') l JOIN ({sample_sql('R', rows, seed)}) r "
              "ON r.name_pinyin = l.name_pinyin")
     return dict(con.execute(f"SELECT id_level, count(*) FROM ({_levels_select(pairs)}) WHERE id_level <> 'null' "
-                            "GROUP BY 1", {"name_jw": 0.88}).fetchall())
+                            "GROUP BY 1").fetchall())
 
 
 @pytest.mark.parametrize(("seed", "rows"), [(20260101, 200_000), (3, 2_000), (11, 500)])
 def test_name_blocked_id_levels_are_counted_exactly(staged, monkeypatch, seed: int, rows: int) -> None:
     monkeypatch.setattr(linkage, "NAME_BLOCKED_SAMPLE_ROWS", rows)
-    counted = {k: int(v) for k, v in staged.execute(name_blocked_id_levels_sql(seed), {"name_jw": 0.88}).fetchall()
+    counted = {k: int(v) for k, v in staged.execute(name_blocked_id_levels_sql(seed)).fetchall()
                if v}
     listed = _every_pair(staged, seed, rows)
     assert counted == listed
