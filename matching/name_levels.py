@@ -64,7 +64,7 @@ def one_edit_level(a: str, b: str) -> str:
         x, y = a[op.src_pos], b[op.dest_pos]
         if read_alike(x, y):
             return "homophone"
-        if is_lookalike(x, y):
+        if len(a) >= 2 and is_lookalike(x, y):  # a look-alike stands for one character of a longer name
             return "lookalike"
         return "one_char" if len(a) >= 2 else "different"
     shorter, longer, pos = (a, b, op.dest_pos) if op.tag == "insert" else (b, a, op.src_pos)
