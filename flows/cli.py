@@ -95,7 +95,8 @@ def sample(
     households: Annotated[int, typer.Option("--households", min=1, max=2_000_000)] = 300,
     seed: Annotated[int, typer.Option("--seed")] = 20260101,
     month: Annotated[str, typer.Option("--month")] = "2026-10",
-    profile: Annotated[str, typer.Option("--profile", help="realistic (mixed formats) or bench (large, fast formats)")] = "realistic",
+    profile: Annotated[str, typer.Option("--profile", help="realistic (mixed formats), bench (large, fast formats) or stress "
+                                                        "(realistic plus hard linkage cases and decoys)")] = "realistic",
 ) -> None:
     """Generate realistic extracts with known answers."""
     from flows.monthly import check_month
@@ -104,7 +105,7 @@ def sample(
     try:
         check_month(month)
         summary = generate(out, households, seed, month, profile, truth=True)
-    except DibaoError as exc:
+    except (DibaoError, ValueError) as exc:  # ValueError: an argument out of range, e.g. an unknown profile
         fail(exc)
         return
     console.print(f"wrote sample of {households} households (seed {seed}, month {month}) to {out}")

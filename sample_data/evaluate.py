@@ -7,6 +7,12 @@ a finding too). Findings and answers are compared as keys
 Only answers with expected = finding are positives. Answers with expected =
 possible are counted when they show up as `possible` flags; look-alike records
 must never be linked (`link_pairs`) nor be the evidence of a finding.
+
+Recall is also broken down by the evidence's ID noise (grouped clean / noisy, then
+kind by kind) and name noise (kind by kind), and look-alikes are counted by their
+kind (the start of their answer's note: `a`…`d`, or a stress decoy such as
+`namesake_same_birth`), so a stress sample (`stress.py`) shows which slip or decoy
+the linkage missed or fell for.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ import polars as pl
 from connectors.errors import DibaoError
 
 NOISE_GROUPS = {"none": "clean", "fullwidth": "clean", "lowercase_x": "clean", "spaces": "clean",
-                "id15": "clean", "typo": "noisy", "swap": "noisy"}
+                "id15": "clean", "typo": "noisy", "swap": "noisy",
+                # the stress profile's (`stress_noise.py`)
+                "typo2": "noisy", "id15_typo": "noisy", "roster_typo": "noisy"}
 _RULE_ORDER = [f"R{i:02d}" for i in range(1, 13)] + ["X01", "X02", "X03"]
 
 
@@ -50,6 +58,14 @@ class NoiseRecall:
     recall: float | None
 
 
+@dataclass(frozen=True)
+class DecoyScore:
+    kind: str  # the look-alike's kind: the start of its answer's note, before ':'
+    records: int
+    linked: int | None  # None: no link_pairs table
+    findings: int  # used as evidence of a finding
+
+
 @dataclass
 class EvaluationReport:
     month: str
@@ -63,6 +79,8 @@ class EvaluationReport:
     possible_found: int
     missed: list[tuple[str, str, str]] = field(default_factory=list)  # false negatives (first 20)
     unexpected: list[tuple[str, str, str]] = field(default_factory=list)  # false positives (first 20)
+    recall_by_name_noise: list[NoiseRecall] = field(default_factory=list)  # "name_noise=<kind>", kinds but none
+    lookalikes_by_kind: list[DecoyScore] = field(default_factory=list)
 
 
 def _score(rule: str, expected: int, found: int, tp: int) -> RuleScore:
@@ -111,7 +129,10 @@ def evaluate(con: duckdb.DuckDBPyConnection, month: str, answers_path: Path) -> 
     findings = flags.filter(pl.col("match_class") != "possible")
     key = ["rule", "household_id", "id_number"]
     found = findings.select(key).unique()
-    expected = answers.filter(pl.col("expected") == "finding").select([*key, "id_noise"]).unique(key)
+    answers = answers.with_columns([pl.lit(fill).alias(c) for c, fill in (("name_noise", "none"), ("note", ""))
+                                    if c not in answers.columns])
+    expected = answers.filter(pl.col("expected") == "finding").select([*key, "id_noise", "name_noise"]).unique(
+        key, keep="first", maintain_order=True)
     hits = expected.join(found, on=key, how="semi")
 
     rules = sorted(set(found["rule"]) | set(expected["rule"]),
@@ -132,17 +153,31 @@ def evaluate(con: duckdb.DuckDBPyConnection, month: str, answers_path: Path) -> 
         n, k = expected.filter(pl.col("id_noise") == kind).height, hits.filter(pl.col("id_noise") == kind).height
         if n:
             noise.append(NoiseRecall(f"id_noise={kind}", n, k, k / n))
+    by_name = [NoiseRecall(f"name_noise={kind}", n, k, k / n) for kind, n, k in _count_by(expected, hits, "name_noise")
+               if kind not in ("", "none")]
 
     looks = answers.filter(pl.col("expected") == "lookalike").select(
         "source", "source_record_id", "household_id", "id_number").unique()
-    linked = None
+    look_kinds = answers.filter(pl.col("expected") == "lookalike").select(
+        "source", "source_record_id", "household_id", "id_number",
+        pl.col("note").str.split(":").list.first().str.strip_chars().alias("kind")).unique()
+    linked_looks = None
     if _has_table(con, "link_pairs"):
         pairs = _query(
             con, "SELECT DISTINCT source, source_record_id, household_id, coalesce(id_number, '') AS id_number"
             " FROM link_pairs WHERE run_month = ? AND match_class IN ('exact', 'probable')", [month])
-        linked = looks.join(pairs, on=["source", "source_record_id", "household_id", "id_number"], how="semi").height
+        linked_looks = look_kinds.join(pairs, on=["source", "source_record_id", "household_id", "id_number"],
+                                       how="semi")
+    linked = None if linked_looks is None else looks.join(
+        linked_looks, on=["source", "source_record_id", "household_id", "id_number"], how="semi").height
     look_findings = findings.join(looks.select("source", "source_record_id").unique(),
                                   on=["source", "source_record_id"], how="semi").height
+    evidence = findings.select("source", "source_record_id").unique()
+    decoys = [DecoyScore(kind, n,
+                         None if linked_looks is None else linked_looks.filter(pl.col("kind") == kind).height,
+                         look_kinds.filter(pl.col("kind") == kind).join(
+                             evidence, on=["source", "source_record_id"], how="semi").height)
+              for kind, n in sorted(look_kinds.group_by("kind").len().iter_rows())]
 
     possible = answers.filter(pl.col("expected") == "possible").select(key).unique()
     poss_found = possible.join(flags.filter(pl.col("match_class") == "possible").select(key).unique(),
@@ -151,7 +186,14 @@ def evaluate(con: duckdb.DuckDBPyConnection, month: str, answers_path: Path) -> 
     unexpected = found.join(expected, on=key, how="anti").sort(key).head(20)
     return EvaluationReport(
         month, scores, total, noise, looks.height, linked, look_findings, possible.height, poss_found,
-        [tuple(r) for r in missed.select(key).iter_rows()], [tuple(r) for r in unexpected.iter_rows()])
+        [tuple(r) for r in missed.select(key).iter_rows()], [tuple(r) for r in unexpected.iter_rows()],
+        by_name, decoys)
+
+
+def _count_by(expected: pl.DataFrame, hits: pl.DataFrame, column: str) -> list[tuple[str, int, int]]:
+    """(value, expected, found) for each value of `column` among the expected findings."""
+    found = dict(hits.group_by(column).len().iter_rows())
+    return [(value, n, found.get(value, 0)) for value, n in sorted(expected.group_by(column).len().iter_rows())]
 
 
 def _pct(x: float | None) -> str:
@@ -170,10 +212,18 @@ def format_report(report: EvaluationReport) -> str:
     lines += ["", "Recall by the evidence's ID noise:"]
     for n in report.recall_by_noise:
         lines.append(f"  {n.group:<22} {n.found:>5} / {n.expected:<5} {_pct(n.recall)}")
+    if report.recall_by_name_noise:
+        lines += ["", "Recall by the evidence's name noise:"]
+        lines += [f"  {n.group:<32} {n.found:>5} / {n.expected:<5} {_pct(n.recall)}"
+                  for n in report.recall_by_name_noise]
     linked = "n/a (no link_pairs table)" if report.lookalikes_linked is None else str(report.lookalikes_linked)
     lines += ["", f"Look-alike records: {report.lookalikes}; linked as exact/probable: {linked}; "
-                  f"used as evidence of a finding: {report.lookalike_findings}",
-              f"Possible (blank-ID) matches shown for review: {report.possible_found} / {report.possible_expected}"]
+                  f"used as evidence of a finding: {report.lookalike_findings}"]
+    for d in report.lookalikes_by_kind:
+        kind_linked = "n/a" if d.linked is None else str(d.linked)
+        lines.append(f"  {d.kind:<22} {d.records:>5} records; linked {kind_linked:>4}; evidence of a finding "
+                     f"{d.findings:>4}")
+    lines.append(f"Possible (blank-ID) matches shown for review: {report.possible_found} / {report.possible_expected}")
     if report.missed:
         lines += ["", "Missed (first 20): " + "; ".join("/".join(k) for k in report.missed)]
     if report.unexpected:

@@ -3,7 +3,8 @@
 `generate(out_dir, households, seed, month)` writes one file per extract (mixed
 formats and encodings, see `formats.PLAN`), `answers.csv` (what a correct run must
 find, see `oracle.py`) and `sample.json` (a summary). The same arguments give the
-same bytes. With `truth=True` it also writes `truth_links.parquet`, which registry
+same bytes. The `stress` profile adds the cases where linkage breaks and decoys
+(`stress.py`). With `truth=True` it also writes `truth_links.parquet`, which registry
 row is about which roster member (`oracle.truth_links`), for benchmarking linkage.
 
 Steps: the roster (`roster.py`), planted registry rows about roster members
@@ -26,7 +27,7 @@ import polars as pl
 
 from connectors.schemas import EXTRACTS, REGISTRIES, Kind
 from matching.policy import default_policy
-from sample_data import formats
+from sample_data import formats, stress
 from sample_data.background import Background, population
 from sample_data.noise import NoiseDeck
 from sample_data.oracle import ANSWER_COLUMNS, TRUTH_COLUMNS, compute_answers, sort_answers, truth_links
@@ -47,11 +48,13 @@ class Profile:
     background_factor: float  # background people per roster member
     history_months: int  # months covered by the monthly registries
     bench: bool  # large extracts never as xlsx
+    stress: bool = False  # hard linkage cases and decoys on top of the realistic stories (`stress.py`)
 
 
 PROFILES = {
     "realistic": Profile("realistic", 4.0, 14, bench=False),
     "bench": Profile("bench", 13.0, 18, bench=True),
+    "stress": Profile("stress", 4.0, 14, bench=False, stress=True),
 }
 
 
@@ -71,7 +74,10 @@ def generate(out_dir: Path, households: int, seed: int, month: str, profile: str
 
     world = World(seed, month, default_policy())
     build_households(world, households)
-    scen = Scenarios(world, NoiseDeck(np.random.default_rng([seed, 2])))
+    if prof.stress:
+        scen = stress.scenarios(world, seed)
+    else:
+        scen = Scenarios(world, NoiseDeck(np.random.default_rng([seed, 2])))
     recs = scen.build()
     n_members = sum(len(h.members) for h in world.households)
     pop = population(np.random.default_rng([seed, 3]), int(n_members * prof.background_factor), world.as_of,
@@ -185,7 +191,7 @@ def _summary(world: World, prof: Profile, seed: int, n_background: int, files: d
         "answers": {
             "finding": dict(sorted(findings.items())),
             "possible": sum(a["expected"] == "possible" for a in answers),
-            "lookalike": dict(sorted(Counter(a["note"][0] for a in answers if a["expected"] == "lookalike").items())),
+            "lookalike": dict(sorted(Counter(a["note"].split(":")[0] for a in answers if a["expected"] == "lookalike").items())),
         },
         "planted_identities": {
             "id_noise": dict(sorted(Counter(v[0] for v in identities.values()).items())),

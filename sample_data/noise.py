@@ -19,8 +19,10 @@ ID_KINDS = ("none", "fullwidth", "lowercase_x", "spaces", "id15", "typo", "swap"
 CLEAN_ID_KINDS = ("none", "fullwidth", "lowercase_x", "spaces", "id15")
 NOISY_ID_KINDS = ("typo", "swap")
 NAME_KINDS = ("none", "homophone", "traditional", "spaces", "fullwidth", "dots")
-# Least noisy first: a key supported by several records reports the first of these.
-ID_NOISE_ORDER = ("none", "spaces", "fullwidth", "lowercase_x", "id15", "swap", "typo", "blank")
+# Least noisy first: a key supported by several records reports the first of these. The
+# stress profile's kinds (`stress_noise.py`) come after the realistic ones, before blank.
+ID_NOISE_ORDER = ("none", "spaces", "fullwidth", "lowercase_x", "id15", "swap", "typo", "roster_typo", "typo2",
+                  "id15_typo", "blank")
 
 # Character pairs with equal toneless pinyin (checked in tests with matching.names.pinyin).
 HOMOPHONES: dict[str, str] = {

@@ -212,8 +212,8 @@ def _lookalike_rows(world: World, recs: list[Rec]) -> list[dict]:
             m = rec.resembles
             out.append({"rule": LOOKALIKE_RULE.get(rec.extract, ""), "household_id": m.household_id,
                         "id_number": norm_id(m.roster_id, world.as_of), "expected": "lookalike",
-                        "source": rec.extract, "source_record_id": rec.record_id, "id_noise": "none",
-                        "name_noise": "none", "note": LOOKALIKE_KINDS[rec.lookalike]})
+                        "source": rec.extract, "source_record_id": rec.record_id, "id_noise": rec.id_noise,
+                        "name_noise": rec.name_noise, "note": LOOKALIKE_KINDS.get(rec.lookalike, rec.note)})
     return out
 
 

@@ -29,7 +29,7 @@ class Rec:
     pid: int | None  # the true person the row is about (None: nobody we model)
     id_noise: str = "none"
     name_noise: str = "none"
-    lookalike: str = ""  # a/b/c/d when the row imitates a roster member
+    lookalike: str = ""  # a/b/c/d (or a stress decoy kind, `stress.DECOY_KINDS`) when the row imitates a member
     resembles: Member | None = None
     record_id: str = ""
     note: str = ""
@@ -109,13 +109,16 @@ class Scenarios:
     # ---- the plan ----------------------------------------------------------------------------
     def build(self) -> list[Rec]:
         self._hh = {h.hid: h for h in self.world.households}
-        pol = self.world.policy
+        self.stories(self.world.policy)
+        self.other_staff(); self.everyday(); self.hukou()  # noqa: E702
+        return self.recs
+
+    def stories(self, pol) -> None:
+        """Every planted story; a profile that plants more (`stress.py`) adds its own after these."""
         self.boundaries(pol)
         self.x01(); self.x02(); self.x03(); self.r08(pol)  # noqa: E702
         self.r01(); self.r02(pol); self.r03(pol); self.r04(pol); self.r05(pol); self.r06(pol)  # noqa: E702
         self.r07(pol); self.r09(pol); self.lookalikes(pol); self.r12()  # noqa: E702
-        self.other_staff(); self.everyday(); self.hukou()  # noqa: E702
-        return self.recs
 
     def boundaries(self, pol) -> None:
         """R10 and R07/R11 edge cases that need a specific date, age or beneficiary count."""

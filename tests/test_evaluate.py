@@ -135,3 +135,30 @@ def test_generated_answers_score_perfectly_against_themselves(tmp_path):
     report = evaluate(con, "2026-10", tmp_path / "answers.csv")
     assert report.total.precision == report.total.recall == 1.0
     assert report.lookalike_findings == 0 and report.possible_found == report.possible_expected
+
+
+def test_recall_by_name_noise_and_lookalikes_by_kind(con, tmp_path):
+    """The stress profile's breakdowns: name noise kind by kind, look-alikes by the kind their note starts with."""
+    report = evaluate(con, "2026-10", _answers(tmp_path))
+    assert report.recall_by_name_noise == []  # every expected finding's name is typed right
+    kinds = {d.kind: d for d in report.lookalikes_by_kind}
+    assert set(kinds) == {"a", "c"}
+    assert (kinds["c"].records, kinds["c"].linked, kinds["c"].findings) == (1, None, 1)
+    assert kinds["a"].findings == 0
+
+    path = tmp_path / "stress.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["rule", "household_id", "id_number", "expected", "source", "source_record_id",
+                    "id_noise", "name_noise", "note"])
+        w.writerows([("R01", "H1", A, "finding", "deaths", "SW1", "none", "lookalike_char", ""),
+                     ("R02", "H1", B, "finding", "pensions", "YL1", "typo2", "homophone", ""),
+                     ("R05", "H1", A, "lookalike", "vehicles", "JDC7", "typo", "none", "namesake_same_birth: x")])
+    report = evaluate(con, "2026-10", path)
+    by_name = {n.group: (n.expected, n.found) for n in report.recall_by_name_noise}
+    assert by_name == {"name_noise=lookalike_char": (1, 1), "name_noise=homophone": (1, 0)}
+    groups = {n.group: (n.expected, n.found) for n in report.recall_by_noise}
+    assert groups["noisy"] == (1, 0) and groups["id_noise=typo2"] == (1, 0)
+    assert [(d.kind, d.findings) for d in report.lookalikes_by_kind] == [("namesake_same_birth", 1)]
+    text = format_report(report)
+    assert "name_noise=lookalike_char" in text and "namesake_same_birth" in text
