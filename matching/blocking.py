@@ -113,6 +113,15 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r "
         "ON r.birth_date = l.birth_date AND r.sex = l.sex AND r.surname_pinyin = l.surname_pinyin "
         "WHERE l.id_status = 'valid' AND r.id_status = 'bad_check'"),
+    # Two slips in an ID leave at least one of its three parts (area, birth date, sequence and
+    # check) as typed: the same name pinyin and one part equal, for IDs that fail their check.
+    BlockingRule(
+        "id_part_name", "身份证号校验不符时姓名拼音相同且地址码、出生日期或顺序码之一相同",
+        " UNION ALL ".join(
+            f"SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r ON r.name_pinyin = l.name_pinyin "
+            f"AND substr(r.id_number, {start}, {length}) = substr(l.id_number, {start}, {length}) "
+            f"WHERE l.id_status = 'valid' AND r.id_status IN ('bad_check', 'bad_date') AND NOT r.id_was_15"
+            for start, length in ((1, 6), (7, 8), (15, 4)))),
     # Only names in `link_name_open` (built by `matching.linkage`): with no ID the name is
     # the only evidence, and a name shared by too many people cannot reach `possible`.
     BlockingRule(

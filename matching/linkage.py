@@ -55,13 +55,14 @@ U_SAMPLE_ROWS = 2000  # rows drawn from each side for the random-pair u estimate
 # Starting values of the estimates (not thresholds): EM and the random-pair counts move
 # away from them as far as the data supports; a small roster stays near them.
 M_NAME_START = {"exact": 0.82, "simplified": 0.03, "homophone": 0.05, "separator": 0.005, "lookalike": 0.01,
-                "char_missing": 0.01, "one_char": 0.03, "similar": 0.02, "different": 0.025}
+                "char_missing": 0.01, "given_char": 0.02, "one_char": 0.01, "similar": 0.02, "different": 0.025}
 M_ID_START = {"exact": 0.8, "exact_15": 0.03, "one_substitution": 0.04, "transposition": 0.03,
               "id15_typo": 0.005, "two_substitutions": 0.005, "different": 0.09}
 U_ID_START = {"null": 0.05, "exact": 1e-7, "exact_15": 1e-8, "roster_typo": 1e-8, "one_substitution": 1e-6,
               "transposition": 1e-7, "id15_typo": 1e-7, "two_substitutions": 1e-7, "different": 0.95}
 U_NAME_START = {"null": 0.01, "exact": 2e-4, "simplified": 1e-5, "homophone": 1e-4, "separator": 1e-6,
-                "lookalike": 1e-4, "char_missing": 1e-3, "one_char": 2e-3, "similar": 5e-3, "different": 0.98}
+                "lookalike": 1e-4, "char_missing": 1e-3, "given_char": 2e-3, "one_char": 2e-3, "similar": 5e-3,
+                "different": 0.98}
 # m of the roster's own ID mistyped: never trained (the ID's m is fitted on members whose ID is
 # valid), so it is the one-substitution start, the same slip made on the other side.
 M_ROSTER_TYPO = 0.04

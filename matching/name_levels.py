@@ -12,7 +12,8 @@ It works on each pair's name forms (`matching.names`: cleaned, simplified, pinyi
   a character replaced by one read alike, counting every reading of either character
   (曾 céng/zēng, 单 dān/shàn, 解 jiě/xiè: the surname readings a clerk hears), is `homophone`;
   one replaced by a character of like shape (未/末, 己/已: `matching.shapes`) is `lookalike`;
-  any other replaced character is `one_char`; a given-name character missing or extra is
+  any other replaced character is `given_char` (a given-name character) or `one_char` (the
+  surname's, with the rest the same); a given-name character missing or extra is
   `char_missing` (the surname's first character never: 欧阳娜娜/欧娜娜 is, 欧阳娜娜/阳娜娜 only
   when 欧阳 is a compound surname);
 - `similar`: pinyin Jaro–Winkler ≥ `linkage.name_jaro_winkler` (rapidfuzz's `JaroWinkler`);
@@ -66,7 +67,9 @@ def one_edit_level(a: str, b: str) -> str:
             return "homophone"
         if len(a) >= 2 and is_lookalike(x, y):  # a look-alike stands for one character of a longer name
             return "lookalike"
-        return "one_char" if len(a) >= 2 else "different"
+        if len(a) < 2:
+            return "different"
+        return "given_char" if op.src_pos > 0 else "one_char"
     shorter, longer, pos = (a, b, op.dest_pos) if op.tag == "insert" else (b, a, op.src_pos)
     if len(shorter) < 2:
         return "different"

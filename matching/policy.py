@@ -64,7 +64,7 @@ KNOBS: tuple[Knob, ...] = (
     _knob("graduate_age_max", int, 30, "R07: members aged 16 to this with 3+ months of employment", (16, 100)),
     _knob("graduate_min_months", int, 3, "R07: distinct months of employment that flag a young member", (1, 60)),
     # Linkage (issue 3): posterior match probability thresholds.
-    _knob("linkage.probable_threshold", float, 0.95, "a fuzzy link at or above this is 'probable' (a finding)", (0, 1)),
+    _knob("linkage.probable_threshold", float, 0.8, "a fuzzy link at or above this is 'probable' (a finding)", (0, 1)),
     _knob("linkage.possible_threshold", float, 0.01, "a fuzzy link at or above this is 'possible' (review list)", (0, 1)),
     _knob("linkage.name_jaro_winkler", float, 0.88, "name similarity level threshold", (0, 1)),
     # --- quality gate (issue 5, expectations/): floors, ceilings, drift limits, severities ---

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matching.comparisons import CONSISTENT_NAME_LEVELS, TYPO_ID_LEVELS
+from matching.comparisons import CONSISTENT_NAME_LEVELS, NEAR_NAME_LEVELS, TYPO_ID_LEVELS
 
 
 def _in(levels: tuple[str, ...]) -> str:
@@ -44,10 +44,12 @@ SAFETY_RULES: tuple[SafetyRule, ...] = (
         "id_level = 'different' AND r_id_status = 'valid' AND NOT r_id_was_15", None),
     SafetyRule(
         "S2", "身份证号相同但姓名不符的，只列待人工确认",
-        "Clerks copy an ID from a family's papers onto the wrong member: an equal ID under a name that "
-        "is not the member's, nor a known slip of it (张伟明/张伟强 are brothers), is a caseworker's "
-        "question, not a finding.",
-        f"{EQUAL_ID} AND NOT {CONSISTENT_NAME}", "possible"),
+        "An ID is copied onto another person's record (the generator's oldest decoy: a member's ID "
+        "under a name sharing no character with hers): an equal ID under a name that is neither the "
+        "member's, nor a known slip of it, nor one character off, is a caseworker's question, not a "
+        "finding. One character off is left to the probability: it is far more often a look-alike "
+        "the shape data does not know (赵/起, 陈/阵) than another person.",
+        f"{EQUAL_ID} AND NOT {CONSISTENT_NAME} AND name_level NOT IN {_in(NEAR_NAME_LEVELS)}", "possible"),
     SafetyRule(
         "S3", "无可用身份证号的，只列待人工确认",
         "A name alone cannot tell namesakes apart (a city has hundreds of 王秀英), nor can a roster ID "

@@ -103,8 +103,9 @@ NAME_CASES = [
     ("刘德华", "刘德", "char_missing"),  # a given-name character dropped
     ("刘德", "刘德华", "char_missing"),
     ("张伟明", "伟明", "different"),  # the surname gone is not a slip
-    ("张伟", "张强", "one_char"),
-    ("张伟明", "张伟强", "one_char"),  # two brothers
+    ("张伟", "张强", "given_char"),
+    ("张伟明", "张伟强", "given_char"),  # a slip the shape data misses, or two brothers
+    ("张伟明", "李伟明", "one_char"),  # the surname replaced
     ("陈丽", "程辉", "similar"),
     ("张伟", "李娜", "different"),
     ("张伟", "", "null"),
