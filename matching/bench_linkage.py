@@ -44,7 +44,7 @@ from matching.staging import PERSONS, RECORDS, persons_from_records_sql
 DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "bench" / "cache"
 PERSON_COLUMNS = ("name_clean", "name_simplified", "name_pinyin", "surname_pinyin", "id_number", "id_status",
                   "id_was_15", "birth_date", "sex")
-FINDING_PROBABILITY = 0.95  # = linkage.probable_threshold
+FINDING_PROBABILITY = 0.8  # = linkage.probable_threshold (tests/test_linkage_stress.py checks they agree)
 POSSIBLE_PROBABILITY = 0.05  # Splink's review cut-off (our linkage.possible_threshold is 0.01)
 SUBSAMPLE_SEED = 17
 
@@ -52,20 +52,24 @@ SUBSAMPLE_SEED = 17
 # ------------------------------------------------------------------ data
 
 
-def prepare(cache: Path, households: int, seed: int, month: str, registry_rows: int) -> tuple[Path, Path, dict]:
-    """Generate (once), load, cut to `registry_rows` and stage; returns (database, truth file, info)."""
+def prepare(cache: Path, households: int, seed: int, month: str, registry_rows: int,
+            profile: str = "bench") -> tuple[Path, Path, dict]:
+    """Generate (once), load, cut to `registry_rows` and stage; returns (database, truth file, info).
+    `profile`: the generator's `bench` (the standard noise in fast formats) or `stress` (written
+    apart from this engine: look-alike characters, namesakes and the rest, `sample_data/stress.py`)."""
     from connectors.load import load_extracts
     from matching.staging import PERSON_SOURCES, stage
 
-    gen_dir = cache / f"gen-h{households}-s{seed}"
+    tag = "" if profile == "bench" else f"-{profile}"
+    gen_dir = cache / f"gen{tag}-h{households}-s{seed}"
     summary_file = gen_dir / "sample.json"
     if not (gen_dir / "truth_links.parquet").exists() or json.loads(summary_file.read_text())["month"] != month:
         from sample_data.generator import generate
 
-        _say(f"generating {households:,} households (bench profile) into {gen_dir} ...")
-        generate(gen_dir, households, seed, month, profile="bench", truth=True)
+        _say(f"generating {households:,} households ({profile} profile) into {gen_dir} ...")
+        generate(gen_dir, households, seed, month, profile=profile, truth=True)
     truth = gen_dir / "truth_links.parquet"
-    db = cache / f"linkage-h{households}-s{seed}-r{registry_rows}.duckdb"
+    db = cache / f"linkage{tag}-h{households}-s{seed}-r{registry_rows}.duckdb"
     info_file = db.with_suffix(".json")
     if db.exists() and info_file.exists():
         return db, truth, json.loads(info_file.read_text())
@@ -385,6 +389,8 @@ def _say(msg: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", choices=("bench", "stress"), default="bench",
+                    help="the generator's profile: the standard noise, or the stress profile")
     ap.add_argument("--households", type=int, default=62_000)
     ap.add_argument("--registry-rows", type=int, default=5_000_000)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -404,7 +410,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.registry_rows < 1:
         ap.error(f"'--registry-rows' must be at least 1, got {args.registry_rows}")
     args.cache.mkdir(parents=True, exist_ok=True)
-    db, truth, info = prepare(args.cache, args.households, args.seed, args.month, args.registry_rows)
+    db, truth, info = prepare(args.cache, args.households, args.seed, args.month, args.registry_rows, args.profile)
+    _say(f"profile: {args.profile}")
     _say(f"data: {info['members']:,} roster members, {info['registry_rows']:,} staged registry rows "
          f"(cut from {info['registry_rows_generated']:,}); staging {info['stage_seconds']} s")
     results, scores = {}, {}

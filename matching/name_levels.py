@@ -89,7 +89,7 @@ def levels(l_forms: dict[str, Sequence[str]], r_forms: dict[str, Sequence[str]],
         return []
     ld, rd = [_dotless(x) for x in ls], [_dotless(x) for x in rs]
     dist = process.cpdist(ld, rd, scorer=Levenshtein.distance, workers=1)
-    jw = process.cpdist(lp, rp, scorer=JaroWinkler.normalized_similarity, workers=1)
+    jw = process.cpdist(lp, rp, scorer=JaroWinkler.normalized_similarity, dtype=np.float64, workers=1)
     out: list[str] = []
     for i in range(n):
         out.append(_level(lc[i], rc[i], ls[i], rs[i], lp[i], rp[i], ld[i], rd[i], int(dist[i]), float(jw[i]),
@@ -136,17 +136,21 @@ def cross_level_counts(left: pl.DataFrame, right: pl.DataFrame, jw_threshold: fl
     lp, rp = left["pinyin"].fill_null("").to_list(), right["pinyin"].fill_null("").to_list()
     lc, rc = left["clean"].fill_null("").to_list(), right["clean"].fill_null("").to_list()
     dist = process.cdist(ld, rd, scorer=Levenshtein.distance, dtype=np.int32, workers=1)
-    jw = process.cdist(lp, rp, scorer=JaroWinkler.normalized_similarity, dtype=np.float32, workers=1)
+    jw = process.cdist(lp, rp, scorer=JaroWinkler.normalized_similarity, dtype=np.float64, workers=1)
     weight = np.outer(left["n"].to_numpy().astype(np.float64), right["n"].to_numpy().astype(np.float64))
-    lc_a, rc_a = np.array(lc, dtype=object), np.array(rc, dtype=object)
-    ls_a, rs_a = np.array(ls, dtype=object), np.array(rs, dtype=object)
-    lp_a, rp_a = np.array(lp, dtype=object), np.array(rp, dtype=object)
-    ld_a, rd_a = np.array(ld, dtype=object), np.array(rd, dtype=object)
-    blank = (lc_a == "")[:, None] | (rc_a == "")[None, :]
-    exact = ~blank & (lc_a[:, None] == rc_a[None, :])
-    simp = ~blank & ~exact & (ls_a[:, None] == rs_a[None, :])
-    homo = ~blank & ~exact & ~simp & (lp_a[:, None] == rp_a[None, :])
-    sep = ~blank & ~exact & ~simp & ~homo & (ld_a[:, None] == rd_a[None, :])
+
+    def equal(a: list[str], b: list[str]) -> np.ndarray:
+        """a[i] == b[j] for every (i, j), on integer codes of the strings (no Python per pair)."""
+        codes: dict[str, int] = {}
+        ca = np.array([codes.setdefault(x, len(codes)) for x in a], dtype=np.int64)
+        cb = np.array([codes.setdefault(x, len(codes)) for x in b], dtype=np.int64)
+        return ca[:, None] == cb[None, :]
+
+    blank = np.array([x == "" for x in lc])[:, None] | np.array([x == "" for x in rc])[None, :]
+    exact = ~blank & equal(lc, rc)
+    simp = ~blank & ~exact & equal(ls, rs)
+    homo = ~blank & ~exact & ~simp & equal(lp, rp)
+    sep = ~blank & ~exact & ~simp & ~homo & equal(ld, rd)
     settled = blank | exact | simp | homo | sep
     counts = {"null": float(weight[blank].sum()), "exact": float(weight[exact].sum()),
               "simplified": float(weight[simp].sum()), "homophone": float(weight[homo].sum()),
