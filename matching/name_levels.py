@@ -59,18 +59,18 @@ def read_alike(a: str, b: str) -> bool:
 
 def one_edit_level(a: str, b: str) -> str:
     """The level of two simplified names without separators that are exactly one edit apart."""
-    ops = Levenshtein.editops(a, b)
-    op = ops[0]
-    if op.tag == "replace":
-        x, y = a[op.src_pos], b[op.dest_pos]
+    op = Levenshtein.editops(a, b)[0]
+    tag, src_pos, dest_pos = str(op.tag), int(op.src_pos), int(op.dest_pos)  # type: ignore[union-attr]
+    if tag == "replace":
+        x, y = a[src_pos], b[dest_pos]
         if read_alike(x, y):
             return "homophone"
         if len(a) >= 2 and is_lookalike(x, y):  # a look-alike stands for one character of a longer name
             return "lookalike"
         if len(a) < 2:
             return "different"
-        return "given_char" if op.src_pos > 0 else "one_char"
-    shorter, longer, pos = (a, b, op.dest_pos) if op.tag == "insert" else (b, a, op.src_pos)
+        return "given_char" if src_pos > 0 else "one_char"
+    shorter, longer, pos = (a, b, dest_pos) if tag == "insert" else (b, a, src_pos)
     if len(shorter) < 2:
         return "different"
     if pos > 0 or longer[:2] in COMPOUND_SURNAMES:

@@ -74,6 +74,10 @@ def _index(frame: pl.DataFrame) -> pd.MultiIndex:
         pd.MultiIndex.from_arrays([[], []], names=["record", "member"])
 
 
+def _mean(values: pl.Series) -> float:
+    return float(values.cast(pl.Float64).to_numpy().mean())
+
+
 def calibrate(con: duckdb.DuckDBPyConnection, month: str, truth_path: Path) -> CalibrationReport:
     truth = _truth(truth_path)
     pairs = pl.from_arrow(con.sql(
@@ -88,7 +92,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, month: str, truth_path: Path) -> C
         upper = pl.col("match_score") <= high if high == 1.0 else pl.col("match_score") < high
         part = scored.filter((pl.col("match_score") >= low) & upper)
         bins.append(CalibrationBin(low, high, part.height, int(part["is_true"].sum()),
-                                   float(part["match_score"].mean()) if part.height else None))
+                                   _mean(part["match_score"]) if part.height else None))
 
     linked = pairs.filter(pl.col("match_class").is_in(["exact", "probable"]))
     true_id = truth.filter(pl.col("kind") == "true")

@@ -74,6 +74,7 @@ def generate(out_dir: Path, households: int, seed: int, month: str, profile: str
 
     world = World(seed, month, default_policy())
     build_households(world, households)
+    scen: Scenarios
     if prof.stress:
         scen = stress.scenarios(world, seed)
     else:

@@ -30,7 +30,7 @@ def _pairs(text: str) -> dict[str, tuple[str, ...]]:
     """'甲乙 丙丁' -> {甲: (乙,), 乙: (甲,), ...}: each pair misread both ways."""
     out: dict[str, list[str]] = {}
     for pair in text.split():
-        a, b = pair
+        a, b = pair[0], pair[1]
         out.setdefault(a, []).append(b)
         out.setdefault(b, []).append(a)
     return {k: tuple(v) for k, v in out.items()}
@@ -45,7 +45,7 @@ LOOKALIKES = _pairs(
     "轩轨 航舫 家冢 高亭 贺资 许浒 龚袭 喻偷 杨汤 依侬 古吉 力刀 人入 大太 土士 贝见 免兔 小少"
 )
 # Homophones (equal toneless pinyin) beyond noise.HOMOPHONES, for names typed by ear.
-HOMOPHONES: dict[str, str] = {**noise.HOMOPHONES, **dict(pair for pair in (
+HOMOPHONES: dict[str, str] = {**noise.HOMOPHONES, **dict((pair[0], pair[1]) for pair in (
     "王汪 陈晨 黄皇 赵照 马玛 郭国 罗萝 郑正 梁良 宋送 唐堂 韩寒 冯逢 邓登 田甜 董懂 袁元 潘攀 "
     "余于 蔡菜 杜度 程成 魏卫 沈审 姚尧 卢芦 钟忠 范凡 金今 石时 方芳 强墙 勇永 超潮 刚钢 辉晖 "
     "飞菲 斌彬 宇雨 凯楷 俊骏 建健 文雯 东冬 兵冰 新欣 民敏 秀绣 英鹰 兰蓝 霞侠 雪薛 慧惠 颖影 "
