@@ -113,15 +113,27 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r "
         "ON r.birth_date = l.birth_date AND r.sex = l.sex AND r.surname_pinyin = l.surname_pinyin "
         "WHERE l.id_status = 'valid' AND r.id_status = 'bad_check'"),
-    # Two slips in an ID leave at least one of its three parts (area, birth date, sequence and
-    # check) as typed: the same name pinyin and one part equal, for IDs that fail their check.
+    # Two slips in an ID that fails its check leave parts of it as typed (area 1–6, birth date
+    # 7–14, sequence and check 15–18): in two parts when both fall in one part; the sequence
+    # when they fall in the area and the birth date; the area and seven of the birth date's
+    # eight digits when they fall in the birth date and the sequence. (One in the area and one
+    # in the sequence is a namesake's pattern, never linked.) A key for each case, with the
+    # name pinyin where the part left is short.
     BlockingRule(
-        "id_part_name", "身份证号校验不符时姓名拼音相同且地址码、出生日期或顺序码之一相同",
+        "id_two_slips", "身份证号校验不符且有两位之差：其余部分相同",
         " UNION ALL ".join(
-            f"SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r ON r.name_pinyin = l.name_pinyin "
-            f"AND substr(r.id_number, {start}, {length}) = substr(l.id_number, {start}, {length}) "
-            f"WHERE l.id_status = 'valid' AND r.id_status IN ('bad_check', 'bad_date') AND NOT r.id_was_15"
-            for start, length in ((1, 6), (7, 8), (15, 4)))),
+            "SELECT l.key AS l_key, r.key AS r_key FROM L l JOIN R r ON "
+            + " AND ".join([f"substr(r.id_number, {a}, {n}) = substr(l.id_number, {a}, {n})" for a, n in parts]
+                           + (["r.name_pinyin = l.name_pinyin"] if pinyin else []))
+            + " WHERE l.id_status = 'valid' AND r.id_status IN ('bad_check', 'bad_date') AND NOT r.id_was_15"
+            for parts, pinyin in (
+                (((7, 12),), False),  # both in the area
+                (((1, 6), (15, 4)), False),  # both in the birth date
+                (((1, 14),), False),  # both in the sequence and check
+                (((15, 4),), True),  # area and birth date
+                (((1, 10),), True),  # birth date (month or day) and sequence
+                (((1, 6), (11, 4)), True),  # birth date (year) and sequence
+            ))),
     # Only names in `link_name_open` (built by `matching.linkage`): with no ID the name is
     # the only evidence, and a name shared by too many people cannot reach `possible`.
     BlockingRule(
