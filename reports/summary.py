@@ -92,12 +92,14 @@ def write_summary(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Path)
 
     findings, possibles = flags_of(FINDING_CLASSES), flags_of(("possible",))
     progress = con.execute(f"""
-        WITH sent AS (SELECT DISTINCT run_month, street, community, household_id FROM worklist_items
-                      WHERE run_month <= ?)
-        SELECT s.run_month, s.street, s.community, count(*) AS sent,
-               {", ".join(f"count(*) FILTER (o.outcome = '{o}')" for o in L.OUTCOMES)},
-               count(*) FILTER (o.outcome IS NULL) AS pending
-        FROM sent s LEFT JOIN outcomes_latest o ON o.run_month = s.run_month AND o.household_id = s.household_id
+        WITH sent AS (SELECT DISTINCT run_month, street, community, household_id, id_number, rule, source,
+                             evidence_key FROM worklist_items WHERE run_month <= ?)
+        SELECT s.run_month, s.street, s.community, count(DISTINCT s.household_id) AS households, count(*) AS sent,
+               {", ".join(f"count(*) FILTER (v.outcome = '{o}')" for o in L.OUTCOMES)},
+               count(*) FILTER (v.outcome IS NULL) AS pending
+        FROM sent s LEFT JOIN finding_verdicts v ON v.run_month = s.run_month AND v.household_id = s.household_id
+         AND v.id_number IS NOT DISTINCT FROM s.id_number AND v.rule = s.rule AND v.source = s.source
+         AND v.evidence_key IS NOT DISTINCT FROM s.evidence_key
         GROUP BY ALL ORDER BY s.run_month DESC, s.street, s.community""", [run_month]).fetchall()
     exits = con.execute("""SELECT run_month, street, community, household_id, head_name, benefit_monthly,
                                   checked_by, checked_on, note
@@ -117,7 +119,8 @@ def write_summary(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Path)
         ("社区数", len(communities)), ("在保户数", len(active)),
         ("疑点户数", len({f["household_id"] for f in findings})), ("疑点条数", len(findings)),
         ("待人工确认条数", len(possibles)),
-        ("本月已反馈核查结论户数", sum(sum(p[4:4 + len(L.OUTCOMES)]) for p in progress if p[0] == run_month)),
+        ("本月已反馈核查结论条数", sum(sum(p[5:5 + len(L.OUTCOMES)]) for p in progress if p[0] == run_month)),
+        ("本月尚待核查疑点条数", sum(p[-1] for p in progress if p[0] == run_month)),
         ("累计清退户数", len(exits)), ("累计清退每月节约保障金（元）", round(sum(v[1] for v in saved.values()), 2)),
     ]
     for r, (k, v) in enumerate(facts, 2):
@@ -134,8 +137,8 @@ def write_summary(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Path)
         print_setup(ws, landscape=True, header_rows=0)
 
     ws = wb.add_worksheet("核查进度")
-    _table(ws, fmt, 0, ["清单月份", "街道", "社区", "派发户数", *L.OUTCOMES, "未反馈"],
-           [list(p) for p in progress], [10, 12, 12, 10, 12, 14, 14, 10, 8])
+    _table(ws, fmt, 0, ["清单月份", "街道", "社区", "派发户数", "派发疑点条数", *L.OUTCOMES, "未反馈"],
+           [list(p) for p in progress], [10, 12, 12, 10, 10, 12, 14, 14, 10, 8])
     ws.freeze_panes(1, 0)
     print_setup(ws, landscape=True, header_rows=0)
 
@@ -180,13 +183,14 @@ def write_summary(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Path)
     cleared = con.execute("""SELECT h.street, h.community, c.household_id,
               (SELECT first(m.name) FROM stg_members m WHERE m.run_month = c.run_month
                  AND m.household_id = c.household_id AND m.id_number = c.id_number) AS member_name,
-              c.id_number, c.rule, c.evidence, c.cleared_in_month, c.outcome_file
+              c.id_number, c.rule, c.evidence, c.cleared_in_month, c.outcome_file, coalesce(c.reason, '不属实-继续保障')
         FROM flags_cleared c LEFT JOIN raw_roster_households h
           ON h.run_month = c.run_month AND h.household_id = c.household_id
         WHERE c.run_month = ? ORDER BY 1, 2, 3, 6""", [run_month]).fetchall()
-    _table(ws, fmt, 0, ["街道", "社区", "低保户编号", "成员姓名", "身份证号(脱敏)", "疑点", "证据", "核销依据月份", "核查结论文件"],
-           [[c[0], c[1], c[2], c[3], mask(c[4]), rule_label(c[5]), redact_ids(c[6]), c[7], c[8]] for c in cleared],
-           [12, 12, 14, 10, 21, 24, 50, 12, 24])
+    _table(ws, fmt, 0, ["街道", "社区", "低保户编号", "成员姓名", "身份证号(脱敏)", "疑点", "证据", "核销依据月份", "核查结论文件",
+                        "核销原因"],
+           [[c[0], c[1], c[2], c[3], mask(c[4]), rule_label(c[5]), redact_ids(c[6]), c[7], c[8], c[9]]
+            for c in cleared], [12, 12, 14, 10, 21, 24, 50, 12, 24, 14])
     ws.freeze_panes(1, 0)
     print_setup(ws, landscape=True, header_rows=0)
 

@@ -156,25 +156,31 @@ def test_one_workbook_per_active_community_even_without_findings(written, tmp_pa
     assert worklist_rows(empty) == []
     cover = [v for _, _, v in all_cells(empty)]
     assert "0 户，疑点 0 条" in cover and "1 户" in cover  # 1 active household, none flagged
-    assert any("没有需要入户核查的疑点户" in v for v in cover)
+    assert any("没有需要入户核查的疑点" in v for v in cover)
 
 
-def test_worklist_rows_sorted_by_priority_with_every_finding(written):
+def test_worklist_has_a_row_per_finding_in_priority_order(written):
     rows = worklist_rows(by_name(written)[f"{STREET}-民主社区.xlsx"])
-    assert [r["低保户编号"] for r in rows] == ["HH-0001", "HH-0002", "HH-0003"]  # R01 first, then score, count
-    assert [r["序号"] for r in rows] == [1, 2, 3]
-    assert [r["优先级"] for r in rows] == ["紧急", "高", "一般"]
+    # households by their most pressing finding (R01 紧急, then the registries' income and assets,
+    # then the roster's own arithmetic); each household's findings together, in the same order
+    assert [(r["低保户编号"], r["疑点"][1:4]) for r in rows] == [
+        ("HH-0001", "R01"), ("HH-0001", "R02"), ("HH-0001", "X03"),
+        ("HH-0002", "R05"), ("HH-0002", "R10"), ("HH-0003", "R06")]
+    assert [r["序号"] for r in rows] == [1, 1, 1, 2, 2, 3]
+    assert [r["优先级"] for r in rows] == ["紧急", "高", "一般", "高", "一般", "高"]
     first = rows[0]
-    assert first["户主姓名"] == "张伟" and first["家庭住址"] == "民主路12号3-201" and first["月保障金额"] == 1260.0
-    lines = first["疑点"].split("\n")
-    assert len(lines) == 3
-    assert lines[0].startswith("1. 【R01 低保对象已死亡】李娜 " + mask(ID["lina"]))
-    assert "匹配度 1.00" in lines[0] and "死亡日期2024-02-10" in lines[0]
-    assert mask(ID["lina"]) in lines[0] and ID["lina"] not in first["疑点"]  # the evidence's ID masked too
-    assert any(line[3:].startswith("【R02 有家庭成员领取养老保险金】张伟 ") and "匹配度 0.90" in line for line in lines)
-    assert any(line[3:].startswith("【X03 身份证号无效】张小明 " + mask(BAD_ID)) for line in lines)
-    assert "【R10 连续3年以上享受低保】全户" in rows[1]["疑点"]
-    assert first["_row_key"] == f"{MONTH}|HH-0001" and len(first["_finding_keys"].split(";")) == 3
+    assert all(r["户主姓名"] == "张伟" and r["家庭住址"] == "民主路12号3-201" and r["月保障金额"] == 1260.0
+               for r in rows[:3])
+    assert first["疑点"].startswith("【R01 低保对象已死亡】李娜 " + mask(ID["lina"]))
+    assert "匹配度 1.00" in first["疑点"] and "死亡日期2024-02-10" in first["疑点"]
+    assert ID["lina"] not in first["疑点"]  # the evidence's ID masked too
+    assert rows[1]["疑点"].startswith("【R02 有家庭成员领取养老保险金】张伟 ") and "匹配度 0.90" in rows[1]["疑点"]
+    assert rows[2]["疑点"].startswith("【X03 身份证号无效】张小明 " + mask(BAD_ID))
+    assert "匹配度" not in rows[2]["疑点"] and "匹配度" not in rows[4]["疑点"]  # no linkage, no match score
+    assert rows[4]["疑点"].startswith("【R10 连续3年以上享受低保】全户")
+    assert first["_row_key"] == f"{MONTH}|HH-0001"
+    assert len({r["_finding_key"] for r in rows}) == 6
+    assert first["_finding_key"] == L.finding_fingerprint("HH-0001", ID["lina"], "R01", "deaths", "k-d001")
     assert all(r[h] is None for r in rows for h in ("核查结论", "核查人", "核查日期", "备注"))
 
 
@@ -186,20 +192,23 @@ def test_worklist_sheet_protection_validation_freeze_and_print(written):
     assert list(header)[:11] == ["序号", "低保户编号", "户主姓名", "家庭住址", "月保障金额", "疑点", "优先级",
                                  "核查结论", "核查人", "核查日期", "备注"]
     assert ws.protection.sheet and not ws.protection.password
-    for row in (2, 3, 4):
+    for row in range(2, 8):
         for h in ("核查结论", "核查人", "核查日期", "备注"):
             assert ws[f"{header[h]}{row}"].protection.locked is False, (h, row)
-        for h in ("序号", "低保户编号", "疑点", "优先级", "_row_key"):
+        for h in ("序号", "低保户编号", "户主姓名", "月保障金额", "疑点", "优先级", "_row_key", "_check"):
             assert ws[f"{header[h]}{row}"].protection.locked is True, (h, row)
     assert ws[f"{header['疑点']}2"].alignment.wrap_text
-    assert column_hidden(ws, header["_row_key"]) and column_hidden(ws, header["_finding_keys"])
+    assert all(column_hidden(ws, header[h]) for h in ("_row_key", "_finding_key", "_check"))
     assert not column_hidden(ws, header["备注"])
     assert ws.column_dimensions[header["疑点"]].width >= 50
     assert ws.freeze_panes == "A2"
     dvs = {dv.type: dv for dv in ws.data_validations.dataValidation}
     assert dvs["list"].formula1 == '"' + ",".join(L.OUTCOMES) + '"'
-    assert str(dvs["list"].sqref) == f"{header['核查结论']}2:{header['核查结论']}4"
-    assert str(dvs["date"].sqref) == f"{header['核查日期']}2:{header['核查日期']}4"
+    assert str(dvs["list"].sqref) == f"{header['核查结论']}2:{header['核查结论']}7"
+    assert str(dvs["date"].sqref) == f"{header['核查日期']}2:{header['核查日期']}7"
+    # the drop-down's example date passes the drop-down's own rule
+    example = re.search(r"例如 (\d{4}-\d\d-\d\d)", dvs["date"].prompt).group(1)
+    assert dt.date.fromisoformat(example) >= dt.date.fromisoformat(f"{MONTH}-01")
     assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert ws.page_setup.fitToWidth in (1, None) and ws.page_setup.fitToHeight == 0
@@ -288,7 +297,7 @@ def test_summary_counts_by_community_and_rule(con, written, tmp_path):
     possible = {r[1]: r for r in wb["待确认统计"].iter_rows(min_row=2, values_only=True)}
     assert possible["民主社区"][-1] == 1
     progress = list(wb["核查进度"].iter_rows(min_row=2, values_only=True))
-    assert (MONTH, STREET, "民主社区", 3, 0, 0, 0, 0, 3) in progress
+    assert (MONTH, STREET, "民主社区", 3, 6, 0, 0, 0, 0, 6) in progress  # households, findings, verdicts
     assert "没有数据质量检查结果" in wb["质量警告"]["A1"].value
 
 
@@ -312,8 +321,11 @@ def test_summary_has_a_chart_once_a_household_exits(con, tmp_path):
     from reports.tables import ensure_tables
 
     ensure_tables(con)
-    con.execute(f"""INSERT INTO outcomes VALUES ('{MONTH}', '前进社区', 'HH-0004', '属实-清退', '李四',
-                   DATE '2024-04-03', NULL, 'x.xlsx', 'abc', TIMESTAMP '2024-04-05 10:00:00')""")
+    con.execute(f"""INSERT INTO outcomes (run_month, community, household_id, outcome, checked_by, checked_on, note,
+                   file_name, file_sha256, imported_at, finding_key, id_number, rule, source, evidence_key)
+                   VALUES ('{MONTH}', '前进社区', 'HH-0004', '属实-清退', '李四', DATE '2024-04-03', NULL, 'x.xlsx',
+                   'abc', TIMESTAMP '2024-04-05 10:00:00', 'fk', ?, 'R04', 'housing_fund', 'k-f401')""",
+                [ID["liuyang"]])
     path = write_summary(con, MONTH, tmp_path)
     assert any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(path).namelist())
     rows = list(openpyxl.load_workbook(path)["清退名单"].iter_rows(values_only=True))
@@ -328,9 +340,12 @@ def test_a_linked_finding_shows_one_match_number_and_a_masked_id():
                          "match_score": 1.0})
     assert "匹配概率0.996" in line and "匹配度" not in line
     assert "420102196005060018" not in line and "420102********0018" in line
-    unlinked = finding_line({"rule": "R10", "member_name": None, "id_number": None,
-                             "evidence": "首次享受日期2013-02-26", "match_score": 1.0})
-    assert unlinked.endswith("（匹配度 1.00）") and "全户" in unlinked
+    roster_only = finding_line({"rule": "R10", "member_name": None, "id_number": None,
+                                "evidence": "首次享受日期2013-02-26", "match_score": 1.0})
+    assert "匹配度" not in roster_only and "全户" in roster_only
+    probable = finding_line({"rule": "R05", "member_name": "张伟", "id_number": None, "evidence": "号牌鄂A1",
+                             "match_score": 0.97})
+    assert probable.endswith("（匹配度 0.97）")
 
 
 def test_an_empty_review_sheet_says_so(written):
@@ -338,7 +353,7 @@ def test_an_empty_review_sheet_says_so(written):
               if name != "summary.xlsx"}
     empty = [ws for ws in sheets.values() if ws.cell(2, 2).value is None]
     assert empty, "the fixture has a community without possible links"
-    assert all(ws.cell(2, 1).value == "本社区本月无待人工确认的记录。" for ws in empty)
+    assert all(ws.cell(2, 1).value == "本清单本月无待人工确认的记录。" for ws in empty)
 
 
 def _cells(path: Path) -> list:
