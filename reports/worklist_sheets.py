@@ -126,7 +126,12 @@ def write_workbook(path: Path, run_month: str, street: str, community: str, n_ac
                        "subject": "城市低保专项清理", "author": "dibao", "comments": f"{L.FILE_FORMAT} v{L.FORMAT_VERSION}"})
     header = f"&L{place.replace('&', '&&')}&C{month_label(run_month)} 低保入户核查清单" + (
         f"&R请于{deadline.isoformat()}前发回" if deadline else "")
-    _write_cover(wb, fmt, run_month, street, community, n_active, flagged, possibles, desk, deadline, header)
+    # a community's cover does not list the rules judged above it (X01); the street's lists only those
+    street_rules = set(options.get("street_rules", ()))
+    rules = [r for r in RULE_TITLES if (r in street_rules) == (desk == DESK_STREET)] if street_rules else list(
+        RULE_TITLES)
+    _write_cover(wb, fmt, run_month, street, community, n_active, flagged, possibles, desk, deadline, header,
+                 rules)
     _write_worklist(wb, fmt, run_month, flagged, desk, header)
     _write_review(wb, fmt, run_month, possibles, header)
     _write_meta(wb, run_month, street, community, len(flagged), desk, options.get("sent_file", path.name))
@@ -134,7 +139,7 @@ def write_workbook(path: Path, run_month: str, street: str, community: str, n_ac
 
 
 def _write_cover(wb, fmt, run_month, street, community, n_active, flagged, possibles, desk, deadline,
-                 header) -> None:
+                 header, rules: list[str]) -> None:
     ws = wb.add_worksheet(L.COVER_SHEET)
     ws.set_column(0, 0, 10)
     ws.set_column(1, 1, 56)
@@ -163,7 +168,8 @@ def _write_cover(wb, fmt, run_month, street, community, n_active, flagged, possi
     for col, head in enumerate(("规则", "清理对象", "户数", "疑点条数")):
         ws.write(row, col, head, fmt["header"])
     row += 1
-    for rule, title_ in RULE_TITLES.items():
+    for rule in rules:
+        title_ = RULE_TITLES[rule]
         n_h = sum(1 for h in flagged if rule in h.rules)
         n_f = sum(1 for h in flagged for f in h.findings if f["rule"] == rule)
         ws.write(row, 0, rule, fmt["cell_center"])
@@ -178,8 +184,11 @@ def _write_cover(wb, fmt, run_month, street, community, n_active, flagged, possi
     row += 2
     ws.write(row, 0, "优先级", fmt["title"])
     row += 1
-    for label, rules, why in L.STAKES:
-        text = f"{'、'.join(rules)}：{why}"
+    for label, stake_rules, why in L.STAKES:
+        shown = [r for r in stake_rules if r in rules]
+        if not shown:
+            continue
+        text = f"{'、'.join(shown)}：{why}"
         ws.write(row, 0, label, fmt["urgent"] if label == L.URGENT else fmt["cell_center"])
         ws.merge_range(row, 1, row, 3, text, fmt["cell"])
         ws.set_row(row, row_height([(text, 74)]))

@@ -163,12 +163,14 @@ def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Pat
         name = workbook_name(street, community)
         flagged = sorted((h for h in members if h.findings), key=Household.sort_key)
         jobs.append((folder / name, run_month, street, community, len(members), flagged,
-                     possibles[(street, community)], {"desk": DESK_COMMUNITY, "sent_file": name, "deadline": deadline}))
+                     possibles[(street, community)], {"desk": DESK_COMMUNITY, "sent_file": name, "deadline": deadline,
+                      "street_rules": sorted(street_rules)}))
     for street, members in sorted(streets.items()):
         name = street_workbook_name(street)
         flagged = sorted(members, key=Household.sort_key)
         jobs.append((folder / name, run_month, street, "", 0, flagged, street_possibles[street],
-                     {"desk": DESK_STREET, "sent_file": name, "deadline": deadline}))
+                     {"desk": DESK_STREET, "sent_file": name, "deadline": deadline,
+                      "street_rules": sorted(street_rules)}))
     # the items are made while the other process writes; stored once every workbook is written
     items = write_workbooks(jobs, processes, meanwhile=lambda: _item_rows(run_month, jobs))
     _store_items(con, run_month, *items)

@@ -325,3 +325,67 @@ def test_a_worklist_regenerated_since_makes_the_old_file_stale(con, sent, tmp_pa
 ])
 def test_check_dates_as_people_type_them(value, expected):
     assert parse_check_date(value) == expected
+
+
+def _review(path: Path) -> list[dict]:
+    ws = openpyxl.load_workbook(path)[L.REVIEW_SHEET]
+    header = [c.value for c in ws[1]]
+    return [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True) if r[-1]]
+
+
+def confirm(decision: str, by: str = "王专干", on: object = dt.date(2024, 4, 12)) -> dict:
+    return {"确认结果": decision, "确认人": by, "确认日期": on}
+
+
+@pytest.mark.parametrize("decision", [L.LINK_SAME, L.LINK_DIFFERENT, L.LINK_UNSURE])
+def test_the_review_sheets_answer_comes_back_and_decides_the_link_next_run(con, sent, tmp_path, decision):
+    assert [(r["低保户编号"], r["来源记录编号"], r["确认结果"]) for r in _review(sent[MINZHU])] == [
+        ("HH-0003", "P777", None)]
+    f = fill(sent[MINZHU], tmp_path / "back" / MINZHU, {"HH-0003": confirm(decision)}, sheet=L.REVIEW_SHEET)
+    result = import_outcomes(con, [f], today=TODAY)
+    assert result.ok and result.links_imported == 1, result.problems
+    assert result.report_lines()[0].startswith(f"已导入 {MINZHU}：核查结论 0 条，人工确认 1 条")
+    assert con.execute("SELECT household_id, rule, source, source_record_id, evidence_key, decision, decided_by "
+                       "FROM link_decisions").fetchall() == [
+        ("HH-0003", "R02", "pensions", "P777", "k-p777", decision, "王专干")]
+
+    build_month(con, MONTH2)  # the same flags next month: the same possible link, the same evidence
+    suppress_cleared(con, MONTH2)
+    row = con.execute("SELECT match_class, evidence FROM flags WHERE run_month = ? AND source_record_id = 'P777'",
+                      [MONTH2]).fetchall()
+    books = {p.name: p for p in write_worklists(con, MONTH2, tmp_path / "out")}
+    findings = [(r["低保户编号"], r["疑点"][1:4]) for r in worklist_rows(books[MINZHU])]
+    review = _review(books[MINZHU])
+    if decision == L.LINK_SAME:  # a finding now, on the worklist, with who confirmed it
+        assert row[0][0] == "probable" and row[0][1].endswith("；经人工确认为同一人（王专干 2024-04-12）")
+        assert ("HH-0003", "R02") in findings and review == []
+    elif decision == L.LINK_DIFFERENT:  # never proposed again while the evidence is the same
+        assert row == [] and review == [] and ("HH-0003", "R02") not in findings
+        assert con.execute("SELECT rule, source_record_id, reason FROM flags_cleared WHERE run_month = ?",
+                           [MONTH2]).fetchall() == [("R02", "P777", L.LINK_DIFFERENT)]
+    else:  # still to be looked at, the answer shown, grey and locked
+        assert row[0][0] == "possible" and ("HH-0003", "R02") not in findings
+        assert [(r["确认结果"], r["确认人"]) for r in review] == [(L.LINK_UNSURE, "王专干")]
+
+    # new evidence on the same member and record: proposed again, whatever was answered
+    changed = [f if f[4] != "P777" else (*f[:8], "k-p777-new") for f in FLAGS_M1]
+    build_month(con, MONTH2, changed)
+    suppress_cleared(con, MONTH2)
+    assert con.execute("SELECT match_class FROM flags WHERE run_month = ? AND source_record_id = 'P777'",
+                       [MONTH2]).fetchall() == [("possible",)]
+
+
+def test_a_review_answer_off_the_drop_down_is_refused_naming_the_cell(con, sent, tmp_path):
+    f = fill(sent[MINZHU], tmp_path / "back" / MINZHU, {"HH-0003": confirm("是")}, sheet=L.REVIEW_SHEET)
+    result = import_outcomes(con, [f], today=TODAY)
+    assert result.problems == [f"{MINZHU} 工作表“待人工确认”第2行 L列（确认结果）：“是”不是有效的确认结果"
+                               "（只能从下拉列表选择：是同一人、不是同一人、无法确认）"]
+    g = fill(sent[MINZHU], tmp_path / "back2" / MINZHU, {"HH-0003": confirm(L.LINK_SAME, by=None)},
+             sheet=L.REVIEW_SHEET)
+    assert import_outcomes(con, [g], today=TODAY).problems == [
+        f"{MINZHU} 工作表“待人工确认”第2行 M列（确认人）：已填写确认结果，但确认人为空（请填写是谁核查的）"]
+    h = fill(sent[MINZHU], tmp_path / "back3" / MINZHU, {}, sheet=L.REVIEW_SHEET,
+             edit=lambda ws, header: setattr(ws.cell(2, header["匹配说明"]), "value", "身份证号一致"))
+    assert import_outcomes(con, [h], today=TODAY).problems[0].startswith(
+        f"{MINZHU} 工作表“待人工确认”第2行 J列（匹配说明）：锁定的单元格被改动")
+    assert con.execute("SELECT count(*) FROM link_decisions").fetchone()[0] == 0

@@ -222,7 +222,7 @@ def test_worklist_sheet_protection_validation_freeze_and_print(written):
 def test_cover_counts_by_target(written):
     ws = openpyxl.load_workbook(by_name(written)[f"{STREET}-民主社区.xlsx"])[L.COVER_SHEET]
     table = {r[0]: r[1:4] for r in ws.iter_rows(values_only=True) if r[0] and re.fullmatch(r"[RX]\d\d", str(r[0]))}
-    assert len(table) == 15
+    assert len(table) == 14 and "X01" not in table  # X01 is judged by the street office
     assert table["R01"] == ("低保对象已死亡", 1, 1)
     assert table["R02"][1:] == (1, 1)  # the possible R02 is not counted as a finding
     assert table["R05"][1:] == (1, 1) and table["R11"][1:] == (0, 0)
@@ -423,3 +423,88 @@ def test_display_width_counts_wide_characters_double_in_every_plane() -> None:
         assert display_width(text) == by_definition(text), text
     assert display_width("张三 420102********123X") == 4 + 1 + 18
     assert wrapped_lines("一二三四五六七八九十", 11) == 2  # 20 units in a 10-unit line
+
+
+X01_FLAGS = [*FLAGS_M1,
+             ("HH-0001", ID["zhangwei"], "X01", "staff", "S01", "exact", 1.0,
+              "近亲属未备案：张伟与李干部（民主社区社区干部）同户（户号H001），区民政局无近亲属备案", "k-s01"),
+             ("HH-0004", ID["liuyang"], "X01", "staff", "S02", "possible", 0.4,
+              "近亲属未备案：刘洋与王经办（前进社区低保经办人员）可能同户", "k-s02")]
+
+
+def test_a_finding_naming_staff_goes_to_the_street_offices_workbook_only(tmp_path):
+    from reports.outcomes import import_outcomes
+
+    con = duckdb.connect(":memory:")
+    build_month(con, MONTH, X01_FLAGS)
+    paths = write_worklists(con, MONTH, tmp_path)
+    street_book = tmp_path / MONTH / "街道" / f"{STREET}.xlsx"
+    assert street_book in paths
+    for path in paths:
+        text = " ".join(v for _, _, v in all_cells(path))
+        if path == street_book:
+            assert "李干部" in text and "王经办" in text
+        else:  # no community sees its staff named, on any sheet, nor counts the finding
+            assert "李干部" not in text and "王经办" not in text and "X01" not in text, path.name
+    rows = worklist_rows(street_book)
+    assert [(r["低保户编号"], r["疑点"][1:4]) for r in rows] == [("HH-0001", "X01")]
+    assert rows[0]["户主姓名"] == "张伟" and mask(ID["zhangwei"]) in rows[0]["疑点"]
+    review = openpyxl.load_workbook(street_book)[L.REVIEW_SHEET]
+    assert [r[1] for r in review.iter_rows(min_row=2, values_only=True)] == ["HH-0004"]
+    cover = [v for _, _, v in all_cells(street_book)]
+    assert "（街道办事处复核，含各社区）" in cover
+    minzhu = worklist_rows(tmp_path / MONTH / f"{STREET}-民主社区.xlsx")
+    assert [r["疑点"][1:4] for r in minzhu if r["低保户编号"] == "HH-0001"] == ["R01", "R02", "X03"]
+    assert con.execute("SELECT community, desk, sent_file FROM worklist_items WHERE rule = 'X01'").fetchall() == [
+        ("民主社区", "street", f"街道/{STREET}.xlsx")]
+
+    # the street office's verdict comes back like a community's
+    wb = openpyxl.load_workbook(street_book)
+    ws = wb[L.WORKLIST_SHEET]
+    header = {c.value: c.column for c in ws[1]}
+    for col, value in (("核查结论", L.OUTCOME_CLEARED), ("核查人", "街道王主任"), ("核查日期", dt.date(2024, 4, 2))):
+        ws.cell(2, header[col]).value = value
+    wb.save(tmp_path / "back.xlsx")
+    result = import_outcomes(con, [tmp_path / "back.xlsx"], today=dt.date(2024, 4, 30))
+    assert result.ok, result.problems
+    assert con.execute("SELECT household_id, community, rule, outcome FROM outcomes").fetchall() == [
+        ("HH-0001", "民主社区", "X01", L.OUTCOME_CLEARED)]
+
+
+def test_a_policy_can_keep_x01_with_the_community(tmp_path):
+    con = duckdb.connect(":memory:")
+    build_month(con, MONTH, X01_FLAGS)
+    con.execute("CREATE TABLE runs (run_id VARCHAR, run_month VARCHAR, started_at TIMESTAMP, status VARCHAR, "
+                "policy JSON)")
+    con.execute("""INSERT INTO runs VALUES ('r1', ?, now(), 'succeeded',
+                   '{"worklists.street_desk_rules": [], "worklists.return_day": 10}')""", [MONTH])
+    paths = write_worklists(con, MONTH, tmp_path)
+    assert not (tmp_path / MONTH / "街道").exists() and len(paths) == 3
+    minzhu = tmp_path / MONTH / f"{STREET}-民主社区.xlsx"
+    assert "X01" in [r["疑点"][1:4] for r in worklist_rows(minzhu)]
+    cover = [v for _, _, v in all_cells(minzhu)]
+    assert "2024-04-10 前发回街道办事处" in cover
+
+
+def test_the_deadline_community_and_month_are_on_every_printed_page(written):
+    wb = openpyxl.load_workbook(by_name(written)[f"{STREET}-民主社区.xlsx"])
+    for name in (L.COVER_SHEET, L.WORKLIST_SHEET, L.REVIEW_SHEET):
+        header = wb[name].oddHeader
+        assert header.left.text == f"{STREET}民主社区" and header.center.text == "2024年3月 低保入户核查清单"
+        assert header.right.text == "请于2024-04-20前发回", name  # default: the 20th of the month after
+
+
+def test_a_possible_death_with_an_equal_id_is_on_top_and_urgent(tmp_path):
+    con = duckdb.connect(":memory:")
+    flags = [*FLAGS_M1,
+             ("HH-0003", ID["zhaoqiang"], "R01", "deaths", "D777", "possible", 0.005,
+              "死亡登记：赵强 死亡日期2024-01-02；身份证号一致；姓名不同（赵刚/赵强）；匹配概率0.005", "k-d777")]
+    build_month(con, MONTH, flags)
+    paths = {p.name: p for p in write_worklists(con, MONTH, tmp_path)}
+    rows = list(openpyxl.load_workbook(paths[f"{STREET}-民主社区.xlsx"])[L.REVIEW_SHEET].iter_rows(
+        min_row=2, values_only=True))
+    header = [h for h, _ in ((c.header, c) for c in L.REVIEW_COLUMNS)]
+    first = dict(zip(header, rows[0], strict=True))
+    assert first["来源记录编号"] == "D777" and first["优先级"] == "紧急"
+    assert first["匹配度"] == pytest.approx(0.005)
+    assert dict(zip(header, rows[1], strict=True))["优先级"] == "高"
