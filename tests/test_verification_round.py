@@ -16,34 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import pytest
 
 from reports import layout as L
 from reports.worklists import STREET_DIR
 
-DIBAO = str(Path(sys.executable).parent / "dibao")
+try:
+    from tests.test_round_trip import dibao, query
+except ImportError:  # pytest's default rootdir-less import mode
+    from test_round_trip import dibao, query
+
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "sample"
 M1, M2 = "2026-10", "2026-11"
 ON = dt.datetime(2026, 10, 20)
 STABLE = ("R05", "R06", "R01")  # possible links whose evidence does not move with the calendar month
-
-
-def dibao(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([DIBAO, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def rows_of(path: Path, sheet: str) -> list[dict]:
