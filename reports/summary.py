@@ -19,6 +19,7 @@ import duckdb
 from matching.ids import mask
 from matching.rule_titles import RULE_TITLES
 from reports import layout as L
+from reports.codes import display_evidence
 from reports.common import check_run_month, has_table, month_dir, month_label, redact_ids, require_tables
 from reports.queries import FINDING_CLASSES, active_households_sql, flags_of_active_sql
 from reports.styles import new_workbook, print_setup
@@ -189,7 +190,7 @@ def write_summary(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Path)
         WHERE c.run_month = ? ORDER BY 1, 2, 3, 6""", [run_month]).fetchall()
     _table(ws, fmt, 0, ["街道", "社区", "低保户编号", "成员姓名", "身份证号(脱敏)", "疑点", "证据", "核销依据月份", "核查结论文件",
                         "核销原因"],
-           [[c[0], c[1], c[2], c[3], mask(c[4]), rule_label(c[5]), redact_ids(c[6]), c[7], c[8], c[9]]
+           [[c[0], c[1], c[2], c[3], mask(c[4]), rule_label(c[5]), display_evidence(c[5], c[6]), c[7], c[8], c[9]]
             for c in cleared], [12, 12, 14, 10, 21, 24, 50, 12, 24, 14])
     ws.freeze_panes(1, 0)
     print_setup(ws, landscape=True, header_rows=0)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STREET_DIR = "街道"
+_X02_OTHERS = re.compile(r"(同时是在保家庭)([^（的]+?)(的成员)")  # as matching.rules.x02_sql words it
 
 
 def workbook_name(street: str, community: str) -> str:
@@ -111,6 +113,10 @@ def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Pat
         if f["key"] in seen:  # two flags rows of one finding group and key: one row on the worklist
             continue
         seen.add(f["key"])
+        if f["rule"] == "X02":  # the other household's street and community, to call them
+            f["evidence"] = _X02_OTHERS.sub(lambda m: m.group(1) + "、".join(
+                f"{o}（{households[o].street}{households[o].community}）" if o in households else o
+                for o in m.group(2).split("、")) + m.group(3), f["evidence"] or "")
         f["verdict"] = verdicts.get(_identity(f))
         f["earlier"] = earlier.get(_identity(f)[:4])
         h = households[f["household_id"]]

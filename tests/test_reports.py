@@ -508,3 +508,23 @@ def test_a_possible_death_with_an_equal_id_is_on_top_and_urgent(tmp_path):
     assert first["来源记录编号"] == "D777" and first["优先级"] == "紧急"
     assert first["匹配度"] == pytest.approx(0.005)
     assert dict(zip(header, rows[1], strict=True))["优先级"] == "高"
+
+
+def test_codes_are_put_into_words_and_no_birth_date_escapes_a_mask(tmp_path):
+    con = duckdb.connect(":memory:")
+    flags = [f for f in FLAGS_M1 if f[2] not in ("R05", "X03")] + [
+        ("HH-0002", ID["wangfang"], "R05", "vehicles", "V201", "exact", 1.0,
+         "机动车登记：王芳 号牌鄂A12345 车辆类型K33 状态正常；身份证号一致", "k-v201"),
+        ("HH-0002", ID["wangfang"], "R09", "employment", "E9", "exact", 1.0,
+         "外地参保：王芳 近12个月中有6个月在本市以外参保缴费（≥6个月），最近参保地440305 2024-02 某公司", "k-e9"),
+        ("HH-0001", "420102199202301234", "X03", "roster_members", "HH-0001#2", "exact", 1.0,
+         "身份证号无效：张小明 身份证号中的出生日期19920230不存在；该成员未按身份证号与其他部门数据比对", "k-x03"),
+        ("HH-0003", ID["zhaoqiang"], "X02", "roster_members", "HH-0004#5", "exact", 1.0,
+         "重复在保：赵强 同时是在保家庭HH-0004的成员（赵强）；身份证号一致", "k-x02")]
+    build_month(con, MONTH, flags)
+    rows = worklist_rows(by_name(write_worklists(con, MONTH, tmp_path))[f"{STREET}-民主社区.xlsx"])
+    text = {r["疑点"][1:4]: r["疑点"] for r in rows}
+    assert "车辆类型K33（小型轿车）" in text["R05"]
+    assert "参保地440305（广东省深圳市南山区）" in text["R09"]
+    assert "19920230" not in text["X03"] and "出生日期不存在（请核对身份证原件）" in text["X03"]
+    assert "同时是在保家庭HH-0004（江汉街道前进社区）的成员" in text["X02"]
