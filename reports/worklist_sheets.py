@@ -19,7 +19,7 @@ from matching.ids import mask
 from matching.rule_titles import RULE_TITLES
 from reports import layout as L
 from reports.codes import display_evidence
-from reports.common import month_label
+from reports.common import month_label, redact_ids
 from reports.styles import new_workbook, print_setup, row_height
 
 PROTECT_OPTIONS = {
@@ -251,7 +251,7 @@ def _write_worklist(wb, fmt, run_month: str, flagged: list[Household], desk: str
         verdict = f.get("verdict")
         if verdict:  # imported already: written back, locked, and part of the row's check
             answers = {L.OUTCOME: verdict["outcome"], L.CHECKED_BY: verdict["checked_by"],
-                       L.CHECKED_ON: verdict["checked_on"], L.NOTE: verdict["note"] or ""}
+                       L.CHECKED_ON: verdict["checked_on"], L.NOTE: redact_ids(verdict["note"])}
             ws.write_string(r, index[L.OUTCOME], answers[L.OUTCOME], fmt["done"])
             ws.write_string(r, index[L.CHECKED_BY], answers[L.CHECKED_BY], fmt["done"])
             ws.write_datetime(r, index[L.CHECKED_ON], dt.datetime.combine(answers[L.CHECKED_ON], dt.time()),
@@ -266,7 +266,7 @@ def _write_worklist(wb, fmt, run_month: str, flagged: list[Household], desk: str
         ws.write_string(r, index[L.FINDING_KEY], key, fmt["hidden"])
         ws.write_string(r, index[L.CHECK], L.cell_checks(key, checked), fmt["hidden"])
         ws.set_row(r, row_height([(row[L.FINDINGS], L.FINDINGS.width), (row[L.ADDRESS], L.ADDRESS.width),
-                                  ((verdict or {}).get("note") or "", L.NOTE.width)]))
+                                  (redact_ids((verdict or {}).get("note")), L.NOTE.width)]))
 
     last = max(len(rows), 1)
     first_day = dt.date.fromisoformat(f"{run_month}-01")
@@ -329,7 +329,7 @@ def _write_review(wb, fmt, run_month: str, possibles: list[dict], header: str) -
         decision = f.get("decision")
         if decision:
             answers = {L.R_DECISION: decision["decision"], L.R_DECIDED_BY: decision["decided_by"],
-                       L.R_DECIDED_ON: decision["decided_on"], L.R_NOTE: decision["note"] or ""}
+                       L.R_DECIDED_ON: decision["decided_on"], L.R_NOTE: redact_ids(decision["note"])}
             for c in (L.R_DECISION, L.R_DECIDED_BY, L.R_NOTE):
                 ws.write_string(r, index[c], answers[c], fmt["done"])
             ws.write_datetime(r, index[L.R_DECIDED_ON], dt.datetime.combine(answers[L.R_DECIDED_ON], dt.time()),

@@ -7,6 +7,7 @@ docs/design.md lay them out; `test_outcomes.py` reuses the builders.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -255,7 +256,7 @@ def test_no_workbook_holds_another_communitys_household_or_a_full_id(con, writte
     write_notice(con, MONTH, tmp_path)
     community_of = {h[0]: h[1] for h in HOUSEHOLDS}
     files = sorted((tmp_path / MONTH).rglob("*.xlsx"))
-    assert len(files) == 3 + 1 + 3
+    assert len(files) == 3 + 2 + 3  # worklists, the city's summary and the street's, notices
     for path in files:
         for sheet, coord, value in all_cells(path):
             assert not FULL_ID.search(value), f"{path.name} {sheet}!{coord} holds a full ID: {value}"
@@ -270,17 +271,43 @@ def test_no_workbook_holds_another_communitys_household_or_a_full_id(con, writte
 
 
 def test_notice_names_beneficiaries_and_amounts_and_no_id_at_all(con, tmp_path):
-    paths = write_notice(con, MONTH, tmp_path)
+    paths = write_notice(con, MONTH, tmp_path, start=dt.date(2024, 4, 1))
     assert [p.parent for p in paths] == [tmp_path / MONTH / "公示"] * 3
     minzhu = next(p for p in paths if "民主" in p.name)
     cells = [v for _, _, v in all_cells(minzhu)]
-    assert "张伟、李娜" in cells and "王芳" in cells and "赵强" in cells
+    assert "张伟（户主）、李娜（配偶）" in cells and "王芳（户主）" in cells and "赵强（户主）" in cells
+    assert "公示期：2024-04-01 至 2024-04-07" in cells  # notice.period_days, default 7
+    assert "公示期间如有异议，请向社区居委会或街道办事处反映。" in cells
+    assert openpyxl.load_workbook(minzhu).sheetnames == ["公示"]  # nobody judged 属实-清退 yet
     assert "张小明" not in " ".join(cells)  # not a beneficiary
     assert "1260" in " ".join(cells)
     for path in paths:
         for sheet, coord, value in all_cells(path):
             assert not re.search(r"\d{15}|\*{4}", value), f"{path.name} {sheet}!{coord}: {value}"
     assert not any("周鹏" in v for p in paths for _, _, v in all_cells(p))  # 停保 household
+
+
+def test_notice_lists_the_households_judged_for_exit_with_the_period_and_phone(con, tmp_path):
+    from reports.tables import ensure_tables
+
+    ensure_tables(con)
+    con.execute(f"""INSERT INTO outcomes (run_month, community, household_id, outcome, checked_by, checked_on, note,
+                   file_name, file_sha256, imported_at, finding_key, id_number, rule, source, evidence_key)
+                   VALUES ('{MONTH}', '前进社区', 'HH-0004', '属实-清退', '李四', DATE '2024-03-28', NULL, 'x.xlsx',
+                   'abc', TIMESTAMP '2024-04-05 10:00:00', 'fk', ?, 'R04', 'housing_fund', 'k-f401')""",
+                [ID["liuyang"]])
+    con.execute("CREATE TABLE runs (run_id VARCHAR, run_month VARCHAR, started_at TIMESTAMP, status VARCHAR, "
+                "policy JSON)")
+    con.execute("""INSERT INTO runs VALUES ('r1', ?, now(), 'succeeded',
+                   '{"notice.period_days": 10, "notice.objection_phone": "027-85551234"}')""", [MONTH])
+    qianjin = next(p for p in write_notice(con, MONTH, tmp_path, start=dt.date(2024, 4, 1)) if "前进" in p.name)
+    wb = openpyxl.load_workbook(qianjin)
+    assert wb.sheetnames == ["公示", "拟清退公示"]
+    rows = list(wb["拟清退公示"].iter_rows(min_row=3, max_row=3, values_only=True))
+    assert rows == [(1, "刘洋", "有家庭成员缴纳住房公积金", 900.0)]
+    cells = [v for _, _, v in all_cells(qianjin)]
+    assert cells.count("公示期：2024-04-01 至 2024-04-10") == 2
+    assert cells.count("公示期间如有异议，请向社区居委会或街道办事处反映，异议电话：027-85551234。") == 2
 
 
 def test_summary_counts_by_community_and_rule(con, written, tmp_path):
@@ -301,15 +328,20 @@ def test_summary_counts_by_community_and_rule(con, written, tmp_path):
     assert "没有数据质量检查结果" in wb["质量警告"]["A1"].value
 
 
-def test_summary_lists_failed_quality_checks(con, tmp_path):
+def test_summary_lists_failed_quality_checks_in_chinese(con, tmp_path):
     con.execute("""CREATE TABLE quality_results (run_month VARCHAR, extract VARCHAR, expectation VARCHAR,
                    severity VARCHAR, success BOOLEAN, observed VARCHAR, details VARCHAR)""")
-    con.execute(f"""INSERT INTO quality_results VALUES
-        ('{MONTH}', 'deaths', 'id_number 有效率 ≥ 95%', 'warning', false, '91%', '例：{ID["lina"]}'),
-        ('{MONTH}', 'pensions', '记录编号唯一', 'critical', true, '0', '')""")
+    details = json.dumps({"message": "deaths — 2 of 37 rows fail", "examples": [
+        {"_source_file": "deaths.xlsx", "_row_number": 32, "value": "2026-11-13"},
+        {"_source_file": "deaths.xlsx", "_row_number": 35, "value": ID["lina"]}]})
+    con.execute("INSERT INTO quality_results VALUES (?, 'deaths', 'date_in_range:death_date', 'warning', false, "
+                "'5.4% (2 of 37)', ?), (?, 'pensions', 'unique:record_id', 'critical', true, '0', '')",
+                [MONTH, details, MONTH])
     rows = list(openpyxl.load_workbook(write_summary(con, MONTH, tmp_path))["质量警告"].iter_rows(values_only=True))
-    assert rows[1][:4] == ("deaths", "id_number 有效率 ≥ 95%", "警告", "91%") and len(rows) == 2
-    assert ID["lina"] not in rows[1][4] and mask(ID["lina"]) in rows[1][4]
+    assert len(rows) == 2 and rows[1][:4] == (
+        "死亡登记（deaths）", "“死亡日期”日期在合理范围内（不晚于核查月份月底）", "警告", "37 行中 2 行不符（5.4%）")
+    assert rows[1][4] == f"例：deaths.xlsx 第32行：2026-11-13；deaths.xlsx 第35行：{mask(ID['lina'])}"
+    assert not any("{" in str(v) or "rows fail" in str(v) for v in rows[1])  # no JSON, no English
 
 
 def test_bad_run_month_is_refused(con, tmp_path):
@@ -317,19 +349,50 @@ def test_bad_run_month_is_refused(con, tmp_path):
         write_worklists(con, "2024-3", tmp_path)
 
 
-def test_summary_has_a_chart_once_a_household_exits(con, tmp_path):
+def test_an_exit_counts_as_done_only_once_the_roster_has_stopped_it(con, tmp_path):
     from reports.tables import ensure_tables
 
     ensure_tables(con)
     con.execute(f"""INSERT INTO outcomes (run_month, community, household_id, outcome, checked_by, checked_on, note,
                    file_name, file_sha256, imported_at, finding_key, id_number, rule, source, evidence_key)
-                   VALUES ('{MONTH}', '前进社区', 'HH-0004', '属实-清退', '李四', DATE '2024-04-03', NULL, 'x.xlsx',
+                   VALUES ('{MONTH}', '前进社区', 'HH-0004', '属实-清退', '李四', DATE '2024-03-28', ?, 'x.xlsx',
                    'abc', TIMESTAMP '2024-04-05 10:00:00', 'fk', ?, 'R04', 'housing_fund', 'k-f401')""",
-                [ID["liuyang"]])
+                [f"户主身份证{ID['liuyang']}已核", ID["liuyang"]])
+    # judged 属实-清退, but 评议, 公示 and approval are not recorded yet: not counted as cut off
     path = write_summary(con, MONTH, tmp_path)
-    assert any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(path).namelist())
-    rows = list(openpyxl.load_workbook(path)["清退名单"].iter_rows(values_only=True))
+    assert not any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(path).namelist())
+    wb = openpyxl.load_workbook(path)
+    rows = list(wb["清退名单"].iter_rows(values_only=True))
     assert rows[1][:6] == (MONTH, STREET, "前进社区", "HH-0004", "刘洋", 900.0)
+    assert rows[1][10] == "待评议、公示、审批" and rows[1][9] == "R04"
+    assert ID["liuyang"] not in rows[1][8] and mask(ID["liuyang"]) in rows[1][8]  # a caseworker's note, masked
+    facts = dict(r[:2] for r in wb["概况"].iter_rows(min_row=3, values_only=True))
+    assert facts["认定属实-清退户数（累计）"] == 1 and facts["其中已停保户数（名册已停保，清退完成）"] == 0
+
+    # the next month's roster has it stopped (停保): now it is cut off, and the saving counts
+    build_month(con, "2024-04")
+    con.execute("UPDATE raw_roster_households SET status = '停保' WHERE run_month = '2024-04' AND household_id = 'HH-0004'")
+    path = write_summary(con, "2024-04", tmp_path)
+    assert any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(path).namelist())
+    wb = openpyxl.load_workbook(path)
+    assert list(wb["清退名单"].iter_rows(values_only=True))[1][10] == "已停保"
+    facts = dict(r[:2] for r in wb["概况"].iter_rows(min_row=3, values_only=True))
+    assert facts["其中已停保户数（名册已停保，清退完成）"] == 1 and facts["已停保户每月节约保障金（元）"] == 900.0
+
+
+def test_each_street_office_gets_a_summary_of_its_own_streets(tmp_path):
+    con = duckdb.connect(":memory:")
+    build_month(con, MONTH)
+    con.execute("UPDATE raw_roster_households SET street = '花楼街道' WHERE household_id IN ('HH-0004', 'HH-0005')")
+    city = write_summary(con, MONTH, tmp_path)
+    books = {p.stem: p for p in (tmp_path / MONTH / "汇总").glob("*.xlsx")}
+    assert sorted(books) == ["江汉街道", "花楼街道"]
+    mine = openpyxl.load_workbook(books["花楼街道"])
+    listed = [r[:2] for r in mine["疑点统计"].iter_rows(min_row=2, values_only=True)]
+    assert listed == [("花楼街道", "前进社区"), ("合计", None)]
+    assert all("HH-0001" not in v for _, _, v in all_cells(books["花楼街道"]))
+    everyone = {r[1] for r in openpyxl.load_workbook(city)["疑点统计"].iter_rows(min_row=2, values_only=True)}
+    assert {"民主社区", "前进社区", "和平社区"} <= everyone
 
 
 def test_a_linked_finding_shows_one_match_number_and_a_masked_id():
