@@ -27,6 +27,10 @@ OUTCOME_ADJUST = "属实-调整保障金"
 OUTCOME_CLEARED = "不属实-继续保障"
 OUTCOME_UNVERIFIABLE = "无法核实"
 OUTCOMES: tuple[str, ...] = (OUTCOME_EXIT, OUTCOME_ADJUST, OUTCOME_CLEARED, OUTCOME_UNVERIFIABLE)
+# Offered on the drop-down after the outcomes: the verdict (and who, when) of the row above, when that
+# row is the same household's. A household-level verdict where the caseworker asks for one; stored per finding.
+OUTCOME_SAME_AS_ABOVE = "同上"
+OUTCOME_CHOICES: tuple[str, ...] = (*OUTCOMES, OUTCOME_SAME_AS_ABOVE)
 
 # The answer on the review sheet (待人工确认): is the registry record this member?
 LINK_SAME = "是同一人"

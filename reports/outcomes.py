@@ -301,7 +301,7 @@ def _read_rows(con, sheet: _Sheet, month: str, items: dict[str, dict], kind: str
                problems: list[str], parsed: _Parsed) -> None:
     """Validate one sheet's rows (kind 'finding': 核查清单, 'link': 待人工确认) into `parsed`."""
     if kind == "finding":
-        key_col, locked, answers, choices = L.FINDING_KEY, L.LOCKED_COLUMNS, L.ANSWER_COLUMNS, L.OUTCOMES
+        key_col, locked, answers, choices = L.FINDING_KEY, L.LOCKED_COLUMNS, L.ANSWER_COLUMNS, L.OUTCOME_CHOICES
         row_key_col, check_col, household_col = L.ROW_KEY, L.CHECK, L.HOUSEHOLD
     else:
         key_col, locked, answers, choices = L.R_LINK_KEY, L.REVIEW_LOCKED_COLUMNS, L.REVIEW_ANSWER_COLUMNS, \
@@ -309,6 +309,7 @@ def _read_rows(con, sheet: _Sheet, month: str, items: dict[str, dict], kind: str
         row_key_col, check_col, household_col = L.R_ROW_KEY, L.R_CHECK, L.R_HOUSEHOLD
     month_start = dt.date.fromisoformat(f"{month}-01")
     seen: dict[str, int] = {}
+    above: tuple[str | None, tuple | None] = (None, None)  # the household and answer of the row above
     for r, cells in enumerate(sheet.rows, start=2):
         values = [_value(c) for c in cells]
         if not any(_text(v) for v in values):
@@ -341,8 +342,22 @@ def _read_rows(con, sheet: _Sheet, month: str, items: dict[str, dict], kind: str
             if not _check_locked(sheet, r, cells, key, answers, checks[len(locked):], problems):
                 continue
             parsed.unchanged += 1
+            written = [_value(sheet.cell(cells, c)) for c in answers]
+            above = (household, (_text(written[0]), _text(written[1]), parse_check_date(written[2]),
+                                 _text(written[3]) or None))
+            continue
+        if kind == "finding" and _text(_value(sheet.cell(cells, answers[0]))) == L.OUTCOME_SAME_AS_ABOVE:
+            # the household-level convenience a caseworker asks for: this finding, the verdict of the row above
+            if above[0] != household or above[1] is None or above[1][2] is None:
+                problems.append(f"{sheet.where(r, answers[0])}：“{L.OUTCOME_SAME_AS_ABOVE}”只能用于同一户的第二条及以后的"
+                                "疑点，且上一行已填写核查结论")
+                continue
+            outcome, who, when, note = above[1]
+            parsed.verdicts.append(_Verdict(item, outcome, who, when,
+                                            _text(_value(sheet.cell(cells, answers[3]))) or note))
             continue
         got = _answer(sheet, r, cells, answers, choices, month_start, today, problems)
+        above = (household, got)
         if got is None:
             if kind == "finding" and not _text(_value(sheet.cell(cells, answers[0]))):
                 parsed.blank += 1  # a finding not visited yet (an unanswered link is not counted)

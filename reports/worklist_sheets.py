@@ -41,7 +41,8 @@ def how_to_fill(desk: str, deadline: dt.date | None) -> tuple[str, ...]:
         "“核查清单”每行是一条疑点，同一户的疑点排在一起，序号相同；按“优先级”从上到下安排入户"
         "（优先级的含义见上表）。",
         "每条疑点核查后，在黄色的“核查结论”栏从下拉列表中选择：" + "、".join(L.OUTCOMES)
-        + "。一户有多条疑点的，每条分别填写结论。",
+        + "。一户有多条疑点的，每条分别填写结论；结论、核查人和日期都与同户上一行相同的，可选择“"
+        + L.OUTCOME_SAME_AS_ABOVE + "”。",
         "选择了核查结论的，必须填写“核查人”和“核查日期”（格式 2024-03-05）；需要说明的情况写在“备注”栏。"
         "请直接填写内容，不要填写公式。",
         "尚未入户的疑点，核查结论留空即可，导入时跳过，重新生成的清单仍会列出。",
@@ -272,9 +273,9 @@ def _write_worklist(wb, fmt, run_month: str, flagged: list[Household], desk: str
     first_day = dt.date.fromisoformat(f"{run_month}-01")
     example = first_day + dt.timedelta(days=4)  # an example the rule below accepts
     ws.data_validation(1, index[L.OUTCOME], last, index[L.OUTCOME], {
-        "validate": "list", "source": list(L.OUTCOMES), "ignore_blank": True,
-        "input_title": "核查结论", "input_message": "请从下拉列表选择；未入户的留空",
-        "error_title": "核查结论无效", "error_message": "只能选择：" + "、".join(L.OUTCOMES),
+        "validate": "list", "source": list(L.OUTCOME_CHOICES), "ignore_blank": True,
+        "input_title": "核查结论", "input_message": "请从下拉列表选择；未入户的留空；“同上”＝与同户上一行相同",
+        "error_title": "核查结论无效", "error_message": "只能选择：" + "、".join(L.OUTCOME_CHOICES),
     })
     ws.data_validation(1, index[L.CHECKED_ON], last, index[L.CHECKED_ON], {
         "validate": "date", "criteria": "between", "minimum": first_day, "maximum": dt.date(2099, 12, 31),

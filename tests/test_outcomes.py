@@ -191,7 +191,7 @@ W = f"{MINZHU} 工作表“核查清单”"
 
 @pytest.mark.parametrize("entries, edit, expected", [
     ({("HH-0002", "R05"): visit("属实")}, None,
-     f"{W}第5行 H列（核查结论）：“属实”不是有效的核查结论（只能从下拉列表选择：属实-清退、属实-调整保障金、不属实-继续保障、无法核实）"),
+     f"{W}第5行 H列（核查结论）：“属实”不是有效的核查结论（只能从下拉列表选择：属实-清退、属实-调整保障金、不属实-继续保障、无法核实、同上）"),
     ({("HH-0002", "R05"): visit(L.OUTCOME_EXIT, by=None)}, None,
      f"{W}第5行 I列（核查人）：已填写核查结论，但核查人为空"),
     ({("HH-0002", "R05"): visit(L.OUTCOME_EXIT, on=None)}, None, f"{W}第5行 J列（核查日期）：已填写核查结论，但核查日期为空"),
@@ -389,3 +389,30 @@ def test_a_review_answer_off_the_drop_down_is_refused_naming_the_cell(con, sent,
     assert import_outcomes(con, [h], today=TODAY).problems[0].startswith(
         f"{MINZHU} 工作表“待人工确认”第2行 J列（匹配说明）：锁定的单元格被改动")
     assert con.execute("SELECT count(*) FROM link_decisions").fetchone()[0] == 0
+
+
+def test_same_as_above_gives_a_households_findings_one_verdict_where_asked(con, sent, tmp_path):
+    f = fill(sent[MINZHU], tmp_path / "back" / MINZHU, {
+        ("HH-0001", "R01"): visit(L.OUTCOME_EXIT, on="2024-04-09", note="已死亡，户口已注销"),
+        ("HH-0001", "R02"): {"核查结论": L.OUTCOME_SAME_AS_ABOVE},
+        ("HH-0001", "X03"): {"核查结论": L.OUTCOME_SAME_AS_ABOVE, "备注": "身份证号录错"},
+        ("HH-0002", "R10"): visit(L.OUTCOME_CLEARED)})  # R05 above it left blank: R10 judged alone
+    result = import_outcomes(con, [f], today=TODAY)
+    assert result.ok and result.rows_imported == 4, result.problems
+    assert con.execute("SELECT household_id, rule, outcome, checked_by, checked_on, note FROM outcomes "
+                       "ORDER BY household_id, rule").fetchall() == [
+        ("HH-0001", "R01", L.OUTCOME_EXIT, "李社工", dt.date(2024, 4, 9), "已死亡，户口已注销"),
+        ("HH-0001", "R02", L.OUTCOME_EXIT, "李社工", dt.date(2024, 4, 9), "已死亡，户口已注销"),
+        ("HH-0001", "X03", L.OUTCOME_EXIT, "李社工", dt.date(2024, 4, 9), "身份证号录错"),
+        ("HH-0002", "R10", L.OUTCOME_CLEARED, "李社工", dt.date(2024, 4, 8), None)]
+
+
+@pytest.mark.parametrize("entries", [
+    {("HH-0002", "R05"): {"核查结论": L.OUTCOME_SAME_AS_ABOVE}},  # the row above is another household's
+    {("HH-0002", "R10"): {"核查结论": L.OUTCOME_SAME_AS_ABOVE}},  # the row above has no verdict
+])
+def test_same_as_above_needs_a_verdict_of_the_same_household_above(con, sent, tmp_path, entries):
+    f = fill(sent[MINZHU], tmp_path / "back" / MINZHU, entries)
+    row = 5 if ("HH-0002", "R05") in entries else 6
+    assert import_outcomes(con, [f], today=TODAY).problems == [
+        f"{W}第{row}行 H列（核查结论）：“同上”只能用于同一户的第二条及以后的疑点，且上一行已填写核查结论"]

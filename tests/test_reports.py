@@ -204,7 +204,7 @@ def test_worklist_sheet_protection_validation_freeze_and_print(written):
     assert ws.column_dimensions[header["疑点"]].width >= 50
     assert ws.freeze_panes == "A2"
     dvs = {dv.type: dv for dv in ws.data_validations.dataValidation}
-    assert dvs["list"].formula1 == '"' + ",".join(L.OUTCOMES) + '"'
+    assert dvs["list"].formula1 == '"' + ",".join(L.OUTCOMES) + ',同上"'
     assert str(dvs["list"].sqref) == f"{header['核查结论']}2:{header['核查结论']}7"
     assert str(dvs["date"].sqref) == f"{header['核查日期']}2:{header['核查日期']}7"
     # the drop-down's example date passes the drop-down's own rule
