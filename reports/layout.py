@@ -50,13 +50,13 @@ class WorklistColumn:
 SEQ = WorklistColumn("序号", 5)  # the household's number: every finding of a household shares it
 HOUSEHOLD = WorklistColumn("低保户编号", 15)  # DB + 12 digits on one line (looked at in LibreOffice)
 HEAD = WorklistColumn("户主姓名", 10)
-ADDRESS = WorklistColumn("家庭住址", 16)
+ADDRESS = WorklistColumn("家庭住址", 20)
 BENEFIT = WorklistColumn("月保障金额", 10)
 FINDINGS = WorklistColumn("疑点", 56)  # one finding per row
 PRIORITY = WorklistColumn("优先级", 7)
 OUTCOME = WorklistColumn("核查结论", 15, editable=True)
 CHECKED_BY = WorklistColumn("核查人", 8, editable=True)
-CHECKED_ON = WorklistColumn("核查日期", 11, editable=True)
+CHECKED_ON = WorklistColumn("核查日期", 12, editable=True)  # a date whole in LibreOffice
 NOTE = WorklistColumn("备注", 18, editable=True)
 ROW_KEY = WorklistColumn("_row_key", 20, hidden=True)  # run_month|household_id
 FINDING_KEY = WorklistColumn("_finding_key", 20, hidden=True)  # fingerprint of the row's one finding
@@ -73,7 +73,7 @@ LOCKED_COLUMNS: tuple[WorklistColumn, ...] = (SEQ, HOUSEHOLD, HEAD, ADDRESS, BEN
 # The review sheet (待人工确认): the same idea, with its own answer columns and drop-down.
 R_SEQ = WorklistColumn("序号", 5)
 R_HOUSEHOLD = WorklistColumn("低保户编号", 15)
-R_ADDRESS = WorklistColumn("家庭住址", 16)
+R_ADDRESS = WorklistColumn("家庭住址", 20)
 R_MEMBER = WorklistColumn("成员姓名", 10)
 R_ID = WorklistColumn("身份证号(脱敏)", 21)
 R_RULE = WorklistColumn("疑点", 22)
@@ -84,7 +84,7 @@ R_EVIDENCE = WorklistColumn("匹配说明", 50)
 R_PRIORITY = WorklistColumn("优先级", 7)
 R_DECISION = WorklistColumn("确认结果", 12, editable=True)
 R_DECIDED_BY = WorklistColumn("确认人", 8, editable=True)
-R_DECIDED_ON = WorklistColumn("确认日期", 11, editable=True)
+R_DECIDED_ON = WorklistColumn("确认日期", 12, editable=True)
 R_NOTE = WorklistColumn("说明", 16, editable=True)
 R_ROW_KEY = WorklistColumn("_row_key", 20, hidden=True)
 R_LINK_KEY = WorklistColumn("_link_key", 20, hidden=True)  # fingerprint of the possible link

@@ -155,7 +155,7 @@ def _write_book(con: duckdb.DuckDBPyConnection, run_month: str, path: Path, stre
 
     # 概况
     ws = wb.add_worksheet("概况")
-    ws.set_column(0, 0, 26)
+    ws.set_column(0, 0, 40)
     ws.set_column(1, 1, 30)
     ws.write(0, 0, f"城市低保专项清理汇总（{scope}，{month_label(run_month)}）", fmt["title"])
     facts = [

@@ -160,7 +160,7 @@ def _write_cover(wb, fmt, run_month, street, community, n_active, flagged, possi
         facts.append(("在保户数", f"{n_active} 户"))
     facts += [("疑点户数", f"{len(flagged)} 户，疑点 {n_findings} 条"),
               ("核查进度", f"已反馈 {n_done} 条，尚待核查 {n_findings - n_done} 条"),
-              ("待人工确认", f"{len(possibles)} 条，已确认 {n_links_done} 条，尚待确认 {len(possibles) - n_links_done} 条")]
+              ("待人工确认", f"{len(possibles)} 条，已答复 {n_links_done} 条，尚待确认 {len(possibles) - n_links_done} 条")]
     row = 2
     for label, value in facts:
         ws.write(row, 0, label, fmt["label"])
