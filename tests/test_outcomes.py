@@ -416,3 +416,23 @@ def test_same_as_above_needs_a_verdict_of_the_same_household_above(con, sent, tm
     row = 5 if ("HH-0002", "R05") in entries else 6
     assert import_outcomes(con, [f], today=TODAY).problems == [
         f"{W}第{row}行 H列（核查结论）：“同上”只能用于同一户的第二条及以后的疑点，且上一行已填写核查结论"]
+
+
+def test_a_copied_row_a_deleted_column_or_sheet_is_refused_naming_it(con, sent, tmp_path):
+    def copy_row(ws, header):  # row 6 made a copy of row 5 (HH-0002's R05), keys and all
+        for c in range(1, ws.max_column + 1):
+            ws.cell(6, c).value = ws.cell(5, c).value
+    f = fill(sent[MINZHU], tmp_path / "a" / MINZHU, {}, copy_row)
+    assert import_outcomes(con, [f], today=TODAY).problems == [
+        f"{W}第6行 M列（_finding_key）：同一条记录再次出现（第一次在第5行）"]
+
+    wb = openpyxl.load_workbook(sent[MINZHU])
+    wb[L.WORKLIST_SHEET].delete_cols(11)  # 备注
+    del wb[L.REVIEW_SHEET]
+    g = tmp_path / "b" / MINZHU
+    g.parent.mkdir()
+    wb.save(g)
+    assert import_outcomes(con, [g], today=TODAY).problems == [
+        f"{MINZHU} 工作表“核查清单”第1行：缺少列 备注（请勿删除或改名列）",
+        f"{MINZHU}：缺少工作表“待人工确认”（请勿删除或改名工作表）"]
+    assert con.execute("SELECT count(*) FROM outcome_files").fetchone()[0] == 0
