@@ -140,13 +140,18 @@ def cell_text(value: object) -> str:
     return str(value).strip()
 
 
-CHECK_WIDTH = 6  # hex characters per cell in `_check`
+CHECK_WIDTH = 6  # characters per cell in `_check`
+
+
+# Letters for hex digits: a row's checks side by side never read as a run of digits (an ID to a scanner).
+_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
 
 def cell_check(key: str, header: str, value: object) -> str:
-    """The check of one locked cell: bound to the row's finding (a cell moved to another row fails)."""
+    """The check of one locked cell: bound to the row's finding (a cell moved to another row fails).
+    Six letters a-p (a hash's hex digits spelled as letters)."""
     raw = "\x1f".join([key, header, cell_text(value)])
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:CHECK_WIDTH]
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:CHECK_WIDTH].translate(_LETTERS)
 
 
 def cell_checks(key: str, cells: list[tuple[WorklistColumn, object]]) -> str:

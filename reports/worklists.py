@@ -90,7 +90,7 @@ def _identity(f: dict) -> tuple:
 def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Path,
                     processes: int | None = None) -> list[Path]:
     """Write every community's worklist (and the street offices' own) for run_month; return the
-    paths, sorted.
+    paths, the communities' sorted, then the streets' sorted.
 
     `processes`: how many processes write the workbooks (default: two once there are
     `PARALLEL_MIN_HOUSEHOLDS` flagged households, else one; see `write_workbooks`)."""
@@ -180,7 +180,9 @@ def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Pat
     # the items are made while the other process writes; stored once every workbook is written
     items = write_workbooks(jobs, processes, meanwhile=lambda: _item_rows(run_month, jobs))
     _store_items(con, run_month, *items)
-    return sorted(job[0] for job in jobs)
+    # the communities' first (the run's summary names the folder of the first), then the streets'
+    return sorted(job[0] for job in jobs if job[7]["desk"] == DESK_COMMUNITY) + sorted(
+        job[0] for job in jobs if job[7]["desk"] == DESK_STREET)
 
 
 def _latest_decisions(con: duckdb.DuckDBPyConnection) -> dict[tuple, dict]:

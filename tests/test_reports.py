@@ -183,6 +183,8 @@ def test_worklist_has_a_row_per_finding_in_priority_order(written):
     assert len({r["_finding_key"] for r in rows}) == 6
     assert first["_finding_key"] == L.finding_fingerprint("HH-0001", ID["lina"], "R01", "deaths", "k-d001")
     assert all(r[h] is None for r in rows for h in ("核查结论", "核查人", "核查日期", "备注"))
+    # a row's checks are letters: side by side they can never read as an ID to a scanner
+    assert all(re.fullmatch(r"[a-p]{42}", r["_check"]) for r in rows)
 
 
 def test_worklist_sheet_protection_validation_freeze_and_print(written):
