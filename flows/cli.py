@@ -145,18 +145,30 @@ def outcomes_import(
     db: Annotated[Path, typer.Option("--db")],
     by: Annotated[str | None, typer.Option("--by", help="who is importing")] = None,
 ) -> None:
-    """Import caseworkers' verdicts; each file is imported whole or rejected whole."""
+    """Import caseworkers' verdicts; each file is imported whole or rejected whole.
+
+    Every file's fate is printed (已导入 / 已导入过 / 未导入), each rejected file with its first
+    problems in Chinese (file, sheet, row, column) and a count of the rest; the exit code is
+    2 when any file was rejected."""
+    from rich.markup import escape
+
     from flows.database import open_database
     from reports.outcomes import import_outcomes
 
     try:
         con = open_database(db)
-        result = import_outcomes(con, files, imported_by=by)
-        console.print(f"imported: {len(result.imported)} file(s), {result.rows_imported} verdict(s); "
-                      f"already imported: {len(result.already_imported)}; not yet filled in: {result.rows_blank}")
-        result.raise_if_rejected()
+        try:
+            result = import_outcomes(con, files, imported_by=by)
+        finally:
+            con.close()
     except DibaoError as exc:
         fail(exc)
+        return
+    for line in result.report_lines():
+        (err if line.startswith(("未导入", "  ")) else console).print(escape(line), soft_wrap=True)
+    console.print(escape(result.totals_line()), soft_wrap=True)
+    if result.rejected:
+        raise typer.Exit(code=2)
 
 
 @app.command()

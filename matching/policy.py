@@ -67,6 +67,18 @@ KNOBS: tuple[Knob, ...] = (
     _knob("linkage.probable_threshold", float, 0.8, "a fuzzy link at or above this is 'probable' (a finding)", (0, 1)),
     _knob("linkage.possible_threshold", float, 0.01, "a fuzzy link at or above this is 'possible' (review list)", (0, 1)),
     _knob("linkage.name_jaro_winkler", float, 0.88, "name similarity level threshold", (0, 1)),
+    # --- worklists (issue 20, reports/): where findings go and when they come back ---
+    _knob("worklists.return_day", int, 20, "worklists come back by this day of the month after the run month",
+          (1, 28)),
+    Knob("worklists.street_desk_rules", _STR_LIST, ["X01"],
+         "rules whose findings name a staff member: sent to the street office's own workbook, never the community's",
+         lambda v: all(isinstance(x, str) and len(x) == 3 and x[0] in "RX" and x[1:].isdigit() for x in v),
+         "a list of rule codes such as 'X01'"),
+    _knob("notice.period_days", int, 7, "公示期: days a public notice stays posted, from the day it is written",
+          (1, 60)),
+    Knob("notice.objection_phone", str, "", "the phone number a public notice gives for objections ('' = none given)",
+         lambda v: len(v) <= 40 and all(c.isdigit() or c in " -()（）转" for c in v),
+         "a phone number of at most 40 characters (digits, spaces, dashes, brackets, 转)"),
     # --- quality gate (issue 5, expectations/): floors, ceilings, drift limits, severities ---
     _knob("quality.min_valid_id_share", float, 0.70, "share of non-blank 身份证号 that must be valid", (0, 1)),
     _knob("quality.max_blank_id_share", float, 0.50, "share of rows whose 身份证号 may be blank", (0, 1)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,3 +65,31 @@ def require_tables(con: duckdb.DuckDBPyConnection, *names: str) -> None:
     if missing:
         raise MissingTable(f"the database has no table {', '.join(missing)} (run the rules for this month first)")
 
+
+
+def run_policy(con: duckdb.DuckDBPyConnection, run_month: str):
+    """The policy the month's latest succeeded run used (`runs.policy`), over the defaults; the
+    defaults when no run recorded one (a report written from hand-built tables)."""
+    import json
+
+    from matching.policy import Policy, default_policy
+
+    policy = default_policy()
+    if not has_table(con, "runs"):
+        return policy
+    row = con.execute("""SELECT policy FROM runs WHERE run_month = ? AND status = 'succeeded' AND policy IS NOT NULL
+                         ORDER BY started_at DESC LIMIT 1""", [run_month]).fetchone()
+    if not row:
+        return policy
+    values = policy.as_dict()
+    values.update(json.loads(row[0]))
+    return Policy(values, "runs")
+
+
+def return_deadline(run_month: str, day: int) -> dt.date:
+    """The day of the month after run_month by which worklists come back."""
+    import datetime as dt
+
+    year, month = map(int, run_month.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return dt.date(year, month, day)

@@ -19,8 +19,11 @@ class FileNameClash(DibaoError):
 
 class OutcomeFileRejected(DibaoError):
     """One or more returned worklists were rejected whole; the message has one line per problem
-    (file, sheet, row, column, what was expected). Raised by `ImportResult.raise_if_rejected`."""
+    (file, sheet, row, column, what was expected), at most a screenful per file with the rest
+    counted. Raised by `ImportResult.raise_if_rejected`."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], total: int | None = None, files: int = 1):
         self.problems = problems
-        super().__init__(f"{len(problems)} problem(s) in returned worklists:\n" + "\n".join(problems))
+        total = len(problems) if total is None else total
+        more = f"\n……另有 {total - len(problems)} 个问题未列出" if total > len(problems) else ""
+        super().__init__(f"{files} 个文件未导入，共 {total} 个问题：\n" + "\n".join(problems) + more)

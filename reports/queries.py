@@ -27,16 +27,21 @@ def _member_name_sql() -> str:
 
 
 def flags_of_active_sql(classes: tuple[str, ...]) -> str:
-    """Flags of active households in the given match classes, with the member's roster name."""
+    """Flags of active households in the given match classes, with the member's roster name and
+    each flags row's evidence key (`flag_keys`): one row per finding."""
     in_list = ", ".join(f"'{c}'" for c in classes)
     return f"""
-    SELECT f.household_id, f.id_number, f.rule, f.source, f.source_record_id, f.match_class,
-           coalesce(f.match_score, 0) AS match_score, f.evidence, {_member_name_sql()} AS member_name
+    SELECT DISTINCT f.household_id, f.id_number, f.rule, f.source, f.source_record_id, f.match_class,
+           coalesce(f.match_score, 0) AS match_score, f.evidence, {_member_name_sql()} AS member_name,
+           k.evidence_key
     FROM flags f
     JOIN raw_roster_households h
       ON h.run_month = f.run_month AND h.household_id = f.household_id AND trim(h.status) = '{ACTIVE}'
+    LEFT JOIN flag_keys k
+      ON k.run_month = f.run_month AND k.household_id = f.household_id
+     AND k.id_number IS NOT DISTINCT FROM f.id_number AND k.rule = f.rule AND k.source = f.source
     WHERE f.run_month = ? AND f.match_class IN ({in_list})
-    ORDER BY f.household_id, f.rule, f.id_number NULLS FIRST, f.source, f.source_record_id"""
+    ORDER BY f.household_id, f.rule, f.id_number NULLS FIRST, f.source, f.source_record_id, k.evidence_key"""
 
 
 def finding_keys_sql() -> str:
@@ -55,21 +60,19 @@ def finding_keys_sql() -> str:
 
 def cleared_groups_sql() -> str:
     """Finding groups (household, member, rule, source) of the month every one of whose evidence
-    keys was sent in an earlier month to a household whose latest verdict there was 不属实-继续保障
-    (the most recent earlier verdict on that evidence decides). Returns the group with the month
-    and file of that verdict."""
+    keys has, as its most recent verdict from an earlier month, 不属实-继续保障 on that very
+    finding (a verdict per finding: a 不属实 on a vehicle clears the vehicle, not the household's
+    other findings). Returns the group with the month and file of that verdict."""
     return f"""
     WITH now_keys AS (
         SELECT DISTINCT household_id, id_number, rule, source, evidence_key
         FROM flag_keys WHERE run_month = $1),
     verdicts AS (
-        SELECT w.household_id, w.id_number, w.rule, w.source, w.evidence_key,
-               w.run_month AS sent_month, o.outcome, o.file_name,
-               row_number() OVER (PARTITION BY w.household_id, w.id_number, w.rule, w.source, w.evidence_key
-                                  ORDER BY w.run_month DESC) AS rn
-        FROM worklist_items w
-        JOIN outcomes_latest o ON o.run_month = w.run_month AND o.household_id = w.household_id
-        WHERE w.run_month < $1),
+        SELECT household_id, id_number, rule, source, evidence_key, run_month AS sent_month, outcome, file_name,
+               row_number() OVER (PARTITION BY household_id, id_number, rule, source, evidence_key
+                                  ORDER BY run_month DESC, imported_at DESC) AS rn
+        FROM finding_verdicts
+        WHERE run_month < $1),
     judged AS (
         SELECT n.*, v.sent_month, v.outcome, v.file_name
         FROM now_keys n
@@ -83,3 +86,23 @@ def cleared_groups_sql() -> str:
     FROM judged
     GROUP BY household_id, id_number, rule, source
     HAVING bool_and(coalesce(outcome = '{OUTCOME_CLEARED}', false)) AND bool_and(evidence_key IS NOT NULL)"""
+
+
+def earlier_verdicts_sql() -> str:
+    """For each finding group (household, member, rule, source) of the month, the most recent
+    verdict given in an earlier month, with the evidence key it was given on."""
+    return """
+    SELECT household_id, id_number, rule, source, evidence_key, run_month AS verdict_month, outcome,
+           checked_by, checked_on
+    FROM (SELECT v.*, row_number() OVER (PARTITION BY household_id, id_number, rule, source
+                                         ORDER BY run_month DESC, imported_at DESC) AS rn
+          FROM finding_verdicts v WHERE run_month < ?)
+    WHERE rn = 1"""
+
+
+def month_verdicts_sql() -> str:
+    """The latest verdict of each finding sent in the month (what a regenerated workbook writes back)."""
+    return """
+    SELECT household_id, id_number, rule, source, evidence_key, outcome, checked_by, checked_on, note,
+           file_name, imported_at
+    FROM finding_verdicts WHERE run_month = ?"""

@@ -28,9 +28,11 @@ FORMATS: dict[str, dict[str, Any]] = {
     "money": {"border": 1, "valign": "top", "num_format": "#,##0.00"},
     "int": {"border": 1, "valign": "top", "num_format": "0"},
     "seq": {"border": 1, "valign": "top", "align": "center", "num_format": "0"},
-    "score": {"border": 1, "valign": "top", "num_format": "0.00"},
+    "score": {"border": 1, "valign": "top", "num_format": "0.000"},
     "edit": {"border": 1, "valign": "top", "text_wrap": True, "locked": False, "bg_color": "#FFFBEA"},
     "edit_date": {"border": 1, "valign": "top", "locked": False, "bg_color": "#FFFBEA", "num_format": "yyyy-mm-dd"},
+    "done": {"border": 1, "valign": "top", "text_wrap": True, "bg_color": "#E7E6E6"},  # imported: locked, grey
+    "done_date": {"border": 1, "valign": "top", "bg_color": "#E7E6E6", "num_format": "yyyy-mm-dd"},
     "urgent": {"border": 1, "valign": "top", "align": "center", "bold": True, "font_color": "#C00000"},
     "note": {"text_wrap": True, "valign": "top"},
     "hidden": {"locked": True, "hidden": True},
@@ -52,8 +54,10 @@ def new_workbook(path: str) -> tuple[xlsxwriter.Workbook, dict[str, Any]]:
     return wb, formats
 
 
-def print_setup(ws: Worksheet, *, landscape: bool, header_rows: int | None = 0, footer: str | None = None) -> None:
-    """A4, fit to one page wide, header row repeated on each page, page numbers in the footer."""
+def print_setup(ws: Worksheet, *, landscape: bool, header_rows: int | None = 0, footer: str | None = None,
+                header: str | None = None) -> None:
+    """A4, fit to one page wide, header row repeated on each page, page numbers in the footer,
+    and `header` (e.g. community, month and return deadline) at the top of every printed page."""
     ws.set_paper(A4)
     if landscape:
         ws.set_landscape()
@@ -64,6 +68,8 @@ def print_setup(ws: Worksheet, *, landscape: bool, header_rows: int | None = 0, 
     if header_rows is not None:
         ws.repeat_rows(header_rows)
     ws.set_footer(footer or "&C第 &P 页，共 &N 页")
+    if header:
+        ws.set_header(header)
 
 
 def display_width(text: str) -> int:

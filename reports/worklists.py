@@ -1,19 +1,25 @@
-"""One workbook per community for the caseworkers' household visits (入户调查).
+"""One workbook per community for the caseworkers' household visits (入户调查), and one per
+street office for the findings a community may not judge.
 
 `write_worklists(con, run_month, out_dir)` writes `out_dir/<YYYY-MM>/<street>-<community>.xlsx`
 for EVERY community with an active (在保) household that month, findings or not
 (居不漏组: a community with none gets a workbook whose cover says 0 and whose list is
 empty, so the street office can see every community was accounted for). Each workbook
 holds only its own community's households and IDs masked through `matching.ids.mask`.
+Findings of the rules in the policy's `worklists.street_desk_rules` (X01: a staff member's
+unfiled relative, which names the staff member) go instead to the street office's own
+workbook `out_dir/<YYYY-MM>/街道/<street>.xlsx`, written for every street with such a
+finding; the community never sees them.
 
-The sheets, written by `reports.worklist_sheets`: 封面 (cover: counts by target, how to
-fill in), 核查清单 (one row per household with a finding, outcome columns unlocked, the
-rest protected), 待人工确认 (possible matches for a person to confirm), and a very hidden
-`_meta` that the importer checks.
+The sheets, written by `reports.worklist_sheets`: 封面 (cover: counts by target, what is still
+open, priorities, how to fill in), 核查清单 (one row per finding, its verdict cells unlocked,
+the rest protected; a verdict already imported is written back, grey and locked), 待人工确认
+(possible links with their own drop-down), and a very hidden `_meta` that the importer checks.
 Sheets are protected without a password: it stops accidental edits, not a determined user;
-the importer re-validates everything against `worklist_items` anyway.
+the importer re-validates everything against `worklist_items` and each row's `_check` anyway.
 
-Every finding sent is recorded in `worklist_items`; a re-run replaces the month's rows.
+Every finding sent is recorded in `worklist_items`, every possible link in `review_items`;
+a re-run replaces the month's rows.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -31,20 +38,43 @@ from typing import TYPE_CHECKING, TypeVar
 import polars as pl
 
 from reports import layout as L
-from reports.common import begin, check_run_month, commit, month_dir, require_tables, rollback, safe_file_part
+from reports.common import (
+    begin,
+    check_run_month,
+    commit,
+    month_dir,
+    require_tables,
+    return_deadline,
+    rollback,
+    run_policy,
+    safe_file_part,
+)
 from reports.errors import FileNameClash
-from reports.queries import FINDING_CLASSES, active_households_sql, finding_keys_sql, flags_of_active_sql
+from reports.queries import (
+    FINDING_CLASSES,
+    active_households_sql,
+    earlier_verdicts_sql,
+    flags_of_active_sql,
+    month_verdicts_sql,
+)
 from reports.tables import ensure_tables
-from reports.worklist_sheets import Household, write_workbook
+from reports.worklist_sheets import DESK_COMMUNITY, DESK_STREET, Household, write_workbook
 
 if TYPE_CHECKING:
     import duckdb
 
 log = logging.getLogger(__name__)
+STREET_DIR = "街道"
+_X02_OTHERS = re.compile(r"(同时是在保家庭)([^（的]+?)(的成员)")  # as matching.rules.x02_sql words it
 
 
 def workbook_name(street: str, community: str) -> str:
     return f"{safe_file_part(street)}-{safe_file_part(community)}.xlsx"
+
+
+def street_workbook_name(street: str) -> str:
+    """The street office's own workbook, relative to the month's folder."""
+    return f"{STREET_DIR}/{safe_file_part(street)}.xlsx"
 
 
 def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
@@ -53,49 +83,113 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
+def _identity(f: dict) -> tuple:
+    return (f["household_id"], f["id_number"], f["rule"], f["source"], f["evidence_key"])
+
+
 def write_worklists(con: duckdb.DuckDBPyConnection, run_month: str, out_dir: Path,
                     processes: int | None = None) -> list[Path]:
-    """Write every community's worklist for run_month; return the paths, sorted.
+    """Write every community's worklist (and the street offices' own) for run_month; return the
+    paths, the communities' sorted, then the streets' sorted.
 
     `processes`: how many processes write the workbooks (default: two once there are
     `PARALLEL_MIN_HOUSEHOLDS` flagged households, else one; see `write_workbooks`)."""
     check_run_month(run_month)
     require_tables(con, "flags", "flag_keys", "raw_roster_households", "stg_members")
     ensure_tables(con)
+    policy = run_policy(con, run_month)
+    street_rules = set(policy["worklists.street_desk_rules"])
+    deadline = return_deadline(run_month, policy["worklists.return_day"])
 
     households = {r["household_id"]: Household(**r) for r in _dicts(con, active_households_sql(), [run_month])}
+    verdicts = {_identity(v): v for v in _dicts(con, month_verdicts_sql(), [run_month])}
+    earlier = {(v["household_id"], v["id_number"], v["rule"], v["source"]): v
+               for v in _dicts(con, earlier_verdicts_sql(), [run_month])}
+    # a household's findings for the community's desk, and the street's
+    street_side: dict[str, Household] = {}
+    seen: set[str] = set()
     for f in _dicts(con, flags_of_active_sql(FINDING_CLASSES), [run_month]):
-        households[f["household_id"]].findings.append(f)
+        f["key"] = L.finding_fingerprint(f["household_id"], f["id_number"], f["rule"], f["source"], f["evidence_key"])
+        if f["key"] in seen:  # two flags rows of one finding group and key: one row on the worklist
+            continue
+        seen.add(f["key"])
+        if f["rule"] == "X02":  # the other household's street and community, to call them
+            f["evidence"] = _X02_OTHERS.sub(lambda m: m.group(1) + "、".join(
+                f"{o}（{households[o].street}{households[o].community}）" if o in households else o
+                for o in m.group(2).split("、")) + m.group(3), f["evidence"] or "")
+        f["verdict"] = verdicts.get(_identity(f))
+        f["earlier"] = earlier.get(_identity(f)[:4])
+        h = households[f["household_id"]]
+        if f["rule"] in street_rules:
+            h = street_side.setdefault(h.household_id, Household(
+                h.household_id, h.street, h.community, h.address, h.benefit_monthly, h.head_name))
+        h.findings.append(f)
+        h.keys.append(f["key"])
+    decisions = _latest_decisions(con)
     possibles: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    street_possibles: dict[str, list[dict]] = defaultdict(list)
     for f in _dicts(con, flags_of_active_sql(("possible",)), [run_month]):
         h = households[f["household_id"]]
-        possibles[(h.street, h.community)].append({**f, "address": h.address})
-    keys = _dicts(con, finding_keys_sql(), [run_month])
-    for k in keys:
-        households[k["household_id"]].keys.append(
-            L.finding_fingerprint(k["household_id"], k["id_number"], k["rule"], k["source"], k["evidence_key"]))
+        f = {**f, "address": h.address, "community": h.community, "street": h.street}
+        f["link_key"] = L.link_fingerprint(f["household_id"], f["id_number"], f["rule"], f["source"],
+                                           f["source_record_id"], f["evidence_key"])
+        f["decision"] = decisions.get((*_identity(f)[:4], f["source_record_id"], f["evidence_key"]))
+        if f["rule"] in street_rules:
+            street_possibles[h.street].append(f)
+        else:
+            possibles[(h.street, h.community)].append(f)
 
     communities: dict[tuple[str, str], list[Household]] = defaultdict(list)
     for h in households.values():
         communities[(h.street, h.community)].append(h)
+    streets: dict[str, list[Household]] = defaultdict(list)
+    for h in street_side.values():
+        streets[h.street].append(h)
+    for street in street_possibles:
+        streets.setdefault(street, [])
 
     folder = month_dir(out_dir, run_month)
     names: dict[str, tuple[str, str]] = {}
     for street, community in communities:
         name = workbook_name(street, community)
         if name in names:
-            raise FileNameClash(f"communities {names[name]} and {(street, community)} both map to file {name}")
+            raise FileNameClash(f"社区 {names[name]} 与 {(street, community)} 的清单文件名相同：{name}")
         names[name] = (street, community)
+    street_names: dict[str, str] = {}
+    for street in streets:
+        name = street_workbook_name(street)
+        if name in street_names:
+            raise FileNameClash(f"街道 {street_names[name]} 与 {street} 的清单文件名相同：{name}")
+        street_names[name] = street
+    if streets:
+        (folder / STREET_DIR).mkdir(exist_ok=True)
 
     jobs = []
     for (street, community), members in sorted(communities.items()):
-        path = folder / workbook_name(street, community)
+        name = workbook_name(street, community)
         flagged = sorted((h for h in members if h.findings), key=Household.sort_key)
-        jobs.append((path, run_month, street, community, len(members), flagged, possibles[(street, community)]))
+        jobs.append((folder / name, run_month, street, community, len(members), flagged,
+                     possibles[(street, community)], {"desk": DESK_COMMUNITY, "sent_file": name, "deadline": deadline,
+                      "street_rules": sorted(street_rules)}))
+    for street, members in sorted(streets.items()):
+        name = street_workbook_name(street)
+        flagged = sorted(members, key=Household.sort_key)
+        jobs.append((folder / name, run_month, street, "", 0, flagged, street_possibles[street],
+                     {"desk": DESK_STREET, "sent_file": name, "deadline": deadline,
+                      "street_rules": sorted(street_rules)}))
     # the items are made while the other process writes; stored once every workbook is written
-    items = write_workbooks(jobs, processes, meanwhile=lambda: _item_rows(run_month, households, keys))
-    _store_items(con, run_month, items)
-    return sorted(job[0] for job in jobs)
+    items = write_workbooks(jobs, processes, meanwhile=lambda: _item_rows(run_month, jobs))
+    _store_items(con, run_month, *items)
+    # the communities' first (the run's summary names the folder of the first), then the streets'
+    return sorted(job[0] for job in jobs if job[7]["desk"] == DESK_COMMUNITY) + sorted(
+        job[0] for job in jobs if job[7]["desk"] == DESK_STREET)
+
+
+def _latest_decisions(con: duckdb.DuckDBPyConnection) -> dict[tuple, dict]:
+    rows = _dicts(con, """SELECT household_id, id_number, rule, source, source_record_id, evidence_key, decision,
+                                 decided_by, decided_on, note FROM link_decisions_latest""", [])
+    return {(r["household_id"], r["id_number"], r["rule"], r["source"], r["source_record_id"], r["evidence_key"]): r
+            for r in rows}
 
 
 # xlsxwriter is pure Python: one core per process. Two on a 2-core machine (a city's 73
@@ -147,31 +241,42 @@ def write_workbooks(jobs: list[tuple], processes: int | None, meanwhile: Callabl
     return result
 
 
-def _item_rows(run_month: str, households: dict[str, Household], keys: list[dict]) -> pl.DataFrame:
-    """`worklist_items` rows: every finding sent, with the file it was sent in."""
-    rows = [
-        {"run_month": run_month, "community": households[k["household_id"]].community,
-         "street": households[k["household_id"]].street, "household_id": k["household_id"],
-         "id_number": k["id_number"], "rule": k["rule"], "source": k["source"],
-         "evidence_key": k["evidence_key"],
-         "sent_file": workbook_name(households[k["household_id"]].street, households[k["household_id"]].community)}
-        for k in keys
-    ]
-    return pl.DataFrame(rows, schema={c: pl.Utf8 for c in (
-        "run_month", "community", "street", "household_id", "id_number", "rule", "source", "evidence_key",
-        "sent_file")})
+ITEM_COLUMNS = ("run_month", "community", "street", "household_id", "id_number", "rule", "source", "evidence_key",
+                "sent_file", "finding_key", "desk")
+REVIEW_COLUMNS = ("run_month", "community", "street", "household_id", "id_number", "rule", "source",
+                  "source_record_id", "evidence_key", "link_key", "sent_file")
 
 
-def _store_items(con: duckdb.DuckDBPyConnection, run_month: str, items: pl.DataFrame) -> None:
+def _item_rows(run_month: str, jobs: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`worklist_items` rows (every finding sent, with the file it was sent in) and `review_items`
+    rows (every possible link sent)."""
+    items, reviews = [], []
+    for _path, _month, _street, _community, _n, flagged, possibles, options in jobs:
+        for h in flagged:
+            for f in h.findings:
+                items.append({"run_month": run_month, "community": h.community, "street": h.street,
+                              "household_id": h.household_id, "id_number": f["id_number"], "rule": f["rule"],
+                              "source": f["source"], "evidence_key": f["evidence_key"],
+                              "sent_file": options["sent_file"], "finding_key": f["key"], "desk": options["desk"]})
+        for f in possibles:
+            reviews.append({"run_month": run_month, "community": f["community"], "street": f["street"],
+                            "household_id": f["household_id"], "id_number": f["id_number"], "rule": f["rule"],
+                            "source": f["source"], "source_record_id": f["source_record_id"],
+                            "evidence_key": f["evidence_key"], "link_key": f["link_key"],
+                            "sent_file": options["sent_file"]})
+    return (pl.DataFrame(items, schema={c: pl.Utf8 for c in ITEM_COLUMNS}),
+            pl.DataFrame(reviews, schema={c: pl.Utf8 for c in REVIEW_COLUMNS}))
+
+
+def _store_items(con: duckdb.DuckDBPyConnection, run_month: str, items: pl.DataFrame, reviews: pl.DataFrame) -> None:
     owner = begin(con)
     try:
-        con.execute("DELETE FROM worklist_items WHERE run_month = ?", [run_month])
-        con.register("_new_items", items)
-        con.execute("INSERT INTO worklist_items BY NAME SELECT * FROM _new_items")
-        con.unregister("_new_items")
+        for table, frame in (("worklist_items", items), ("review_items", reviews)):
+            con.execute(f"DELETE FROM {table} WHERE run_month = ?", [run_month])
+            con.register("_new_items", frame)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _new_items")
+            con.unregister("_new_items")
         commit(con, owner)
     except Exception:
         rollback(con, owner)
         raise
-
-

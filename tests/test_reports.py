@@ -7,6 +7,7 @@ docs/design.md lay them out; `test_outcomes.py` reuses the builders.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -156,26 +157,34 @@ def test_one_workbook_per_active_community_even_without_findings(written, tmp_pa
     assert worklist_rows(empty) == []
     cover = [v for _, _, v in all_cells(empty)]
     assert "0 户，疑点 0 条" in cover and "1 户" in cover  # 1 active household, none flagged
-    assert any("没有需要入户核查的疑点户" in v for v in cover)
+    assert any("没有需要入户核查的疑点" in v for v in cover)
 
 
-def test_worklist_rows_sorted_by_priority_with_every_finding(written):
+def test_worklist_has_a_row_per_finding_in_priority_order(written):
     rows = worklist_rows(by_name(written)[f"{STREET}-民主社区.xlsx"])
-    assert [r["低保户编号"] for r in rows] == ["HH-0001", "HH-0002", "HH-0003"]  # R01 first, then score, count
-    assert [r["序号"] for r in rows] == [1, 2, 3]
-    assert [r["优先级"] for r in rows] == ["紧急", "高", "一般"]
+    # households by their most pressing finding (R01 紧急, then the registries' income and assets,
+    # then the roster's own arithmetic); each household's findings together, in the same order
+    assert [(r["低保户编号"], r["疑点"][1:4]) for r in rows] == [
+        ("HH-0001", "R01"), ("HH-0001", "R02"), ("HH-0001", "X03"),
+        ("HH-0002", "R05"), ("HH-0002", "R10"), ("HH-0003", "R06")]
+    assert [r["序号"] for r in rows] == [1, 1, 1, 2, 2, 3]
+    assert [r["优先级"] for r in rows] == ["紧急", "高", "一般", "高", "一般", "高"]
     first = rows[0]
-    assert first["户主姓名"] == "张伟" and first["家庭住址"] == "民主路12号3-201" and first["月保障金额"] == 1260.0
-    lines = first["疑点"].split("\n")
-    assert len(lines) == 3
-    assert lines[0].startswith("1. 【R01 低保对象已死亡】李娜 " + mask(ID["lina"]))
-    assert "匹配度 1.00" in lines[0] and "死亡日期2024-02-10" in lines[0]
-    assert mask(ID["lina"]) in lines[0] and ID["lina"] not in first["疑点"]  # the evidence's ID masked too
-    assert any(line[3:].startswith("【R02 有家庭成员领取养老保险金】张伟 ") and "匹配度 0.90" in line for line in lines)
-    assert any(line[3:].startswith("【X03 身份证号无效】张小明 " + mask(BAD_ID)) for line in lines)
-    assert "【R10 连续3年以上享受低保】全户" in rows[1]["疑点"]
-    assert first["_row_key"] == f"{MONTH}|HH-0001" and len(first["_finding_keys"].split(";")) == 3
+    assert all(r["户主姓名"] == "张伟" and r["家庭住址"] == "民主路12号3-201" and r["月保障金额"] == 1260.0
+               for r in rows[:3])
+    assert first["疑点"].startswith("【R01 低保对象已死亡】李娜 " + mask(ID["lina"]))
+    assert "匹配度 1.00" in first["疑点"] and "死亡日期2024-02-10" in first["疑点"]
+    assert ID["lina"] not in first["疑点"]  # the evidence's ID masked too
+    assert rows[1]["疑点"].startswith("【R02 有家庭成员领取养老保险金】张伟 ") and "匹配度 0.90" in rows[1]["疑点"]
+    assert rows[2]["疑点"].startswith("【X03 身份证号无效】张小明 " + mask(BAD_ID))
+    assert "匹配度" not in rows[2]["疑点"] and "匹配度" not in rows[4]["疑点"]  # no linkage, no match score
+    assert rows[4]["疑点"].startswith("【R10 连续3年以上享受低保】全户")
+    assert first["_row_key"] == f"{MONTH}|HH-0001"
+    assert len({r["_finding_key"] for r in rows}) == 6
+    assert first["_finding_key"] == L.finding_fingerprint("HH-0001", ID["lina"], "R01", "deaths", "k-d001")
     assert all(r[h] is None for r in rows for h in ("核查结论", "核查人", "核查日期", "备注"))
+    # a row's checks are letters: side by side they can never read as an ID to a scanner
+    assert all(re.fullmatch(r"[a-p]{42}", r["_check"]) for r in rows)
 
 
 def test_worklist_sheet_protection_validation_freeze_and_print(written):
@@ -186,20 +195,23 @@ def test_worklist_sheet_protection_validation_freeze_and_print(written):
     assert list(header)[:11] == ["序号", "低保户编号", "户主姓名", "家庭住址", "月保障金额", "疑点", "优先级",
                                  "核查结论", "核查人", "核查日期", "备注"]
     assert ws.protection.sheet and not ws.protection.password
-    for row in (2, 3, 4):
+    for row in range(2, 8):
         for h in ("核查结论", "核查人", "核查日期", "备注"):
             assert ws[f"{header[h]}{row}"].protection.locked is False, (h, row)
-        for h in ("序号", "低保户编号", "疑点", "优先级", "_row_key"):
+        for h in ("序号", "低保户编号", "户主姓名", "月保障金额", "疑点", "优先级", "_row_key", "_check"):
             assert ws[f"{header[h]}{row}"].protection.locked is True, (h, row)
     assert ws[f"{header['疑点']}2"].alignment.wrap_text
-    assert column_hidden(ws, header["_row_key"]) and column_hidden(ws, header["_finding_keys"])
+    assert all(column_hidden(ws, header[h]) for h in ("_row_key", "_finding_key", "_check"))
     assert not column_hidden(ws, header["备注"])
     assert ws.column_dimensions[header["疑点"]].width >= 50
     assert ws.freeze_panes == "A2"
     dvs = {dv.type: dv for dv in ws.data_validations.dataValidation}
-    assert dvs["list"].formula1 == '"' + ",".join(L.OUTCOMES) + '"'
-    assert str(dvs["list"].sqref) == f"{header['核查结论']}2:{header['核查结论']}4"
-    assert str(dvs["date"].sqref) == f"{header['核查日期']}2:{header['核查日期']}4"
+    assert dvs["list"].formula1 == '"' + ",".join(L.OUTCOMES) + ',同上"'
+    assert str(dvs["list"].sqref) == f"{header['核查结论']}2:{header['核查结论']}7"
+    assert str(dvs["date"].sqref) == f"{header['核查日期']}2:{header['核查日期']}7"
+    # the drop-down's example date passes the drop-down's own rule
+    example = re.search(r"例如 (\d{4}-\d\d-\d\d)", dvs["date"].prompt).group(1)
+    assert dt.date.fromisoformat(example) >= dt.date.fromisoformat(f"{MONTH}-01")
     assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert ws.page_setup.fitToWidth in (1, None) and ws.page_setup.fitToHeight == 0
@@ -213,7 +225,7 @@ def test_worklist_sheet_protection_validation_freeze_and_print(written):
 def test_cover_counts_by_target(written):
     ws = openpyxl.load_workbook(by_name(written)[f"{STREET}-民主社区.xlsx"])[L.COVER_SHEET]
     table = {r[0]: r[1:4] for r in ws.iter_rows(values_only=True) if r[0] and re.fullmatch(r"[RX]\d\d", str(r[0]))}
-    assert len(table) == 15
+    assert len(table) == 14 and "X01" not in table  # X01 is judged by the street office
     assert table["R01"] == ("低保对象已死亡", 1, 1)
     assert table["R02"][1:] == (1, 1)  # the possible R02 is not counted as a finding
     assert table["R05"][1:] == (1, 1) and table["R11"][1:] == (0, 0)
@@ -246,7 +258,7 @@ def test_no_workbook_holds_another_communitys_household_or_a_full_id(con, writte
     write_notice(con, MONTH, tmp_path)
     community_of = {h[0]: h[1] for h in HOUSEHOLDS}
     files = sorted((tmp_path / MONTH).rglob("*.xlsx"))
-    assert len(files) == 3 + 1 + 3
+    assert len(files) == 3 + 2 + 3  # worklists, the city's summary and the street's, notices
     for path in files:
         for sheet, coord, value in all_cells(path):
             assert not FULL_ID.search(value), f"{path.name} {sheet}!{coord} holds a full ID: {value}"
@@ -261,17 +273,43 @@ def test_no_workbook_holds_another_communitys_household_or_a_full_id(con, writte
 
 
 def test_notice_names_beneficiaries_and_amounts_and_no_id_at_all(con, tmp_path):
-    paths = write_notice(con, MONTH, tmp_path)
+    paths = write_notice(con, MONTH, tmp_path, start=dt.date(2024, 4, 1))
     assert [p.parent for p in paths] == [tmp_path / MONTH / "公示"] * 3
     minzhu = next(p for p in paths if "民主" in p.name)
     cells = [v for _, _, v in all_cells(minzhu)]
-    assert "张伟、李娜" in cells and "王芳" in cells and "赵强" in cells
+    assert "张伟（户主）、李娜（配偶）" in cells and "王芳（户主）" in cells and "赵强（户主）" in cells
+    assert "公示期：2024-04-01 至 2024-04-07" in cells  # notice.period_days, default 7
+    assert "公示期间如有异议，请向社区居委会或街道办事处反映。" in cells
+    assert openpyxl.load_workbook(minzhu).sheetnames == ["公示"]  # nobody judged 属实-清退 yet
     assert "张小明" not in " ".join(cells)  # not a beneficiary
     assert "1260" in " ".join(cells)
     for path in paths:
         for sheet, coord, value in all_cells(path):
             assert not re.search(r"\d{15}|\*{4}", value), f"{path.name} {sheet}!{coord}: {value}"
     assert not any("周鹏" in v for p in paths for _, _, v in all_cells(p))  # 停保 household
+
+
+def test_notice_lists_the_households_judged_for_exit_with_the_period_and_phone(con, tmp_path):
+    from reports.tables import ensure_tables
+
+    ensure_tables(con)
+    con.execute(f"""INSERT INTO outcomes (run_month, community, household_id, outcome, checked_by, checked_on, note,
+                   file_name, file_sha256, imported_at, finding_key, id_number, rule, source, evidence_key)
+                   VALUES ('{MONTH}', '前进社区', 'HH-0004', '属实-清退', '李四', DATE '2024-03-28', NULL, 'x.xlsx',
+                   'abc', TIMESTAMP '2024-04-05 10:00:00', 'fk', ?, 'R04', 'housing_fund', 'k-f401')""",
+                [ID["liuyang"]])
+    con.execute("CREATE TABLE runs (run_id VARCHAR, run_month VARCHAR, started_at TIMESTAMP, status VARCHAR, "
+                "policy JSON)")
+    con.execute("""INSERT INTO runs VALUES ('r1', ?, now(), 'succeeded',
+                   '{"notice.period_days": 10, "notice.objection_phone": "027-85551234"}')""", [MONTH])
+    qianjin = next(p for p in write_notice(con, MONTH, tmp_path, start=dt.date(2024, 4, 1)) if "前进" in p.name)
+    wb = openpyxl.load_workbook(qianjin)
+    assert wb.sheetnames == ["公示", "拟清退公示"]
+    rows = list(wb["拟清退公示"].iter_rows(min_row=3, max_row=3, values_only=True))
+    assert rows == [(1, "刘洋", "有家庭成员缴纳住房公积金", 900.0)]
+    cells = [v for _, _, v in all_cells(qianjin)]
+    assert cells.count("公示期：2024-04-01 至 2024-04-10") == 2
+    assert cells.count("公示期间如有异议，请向社区居委会或街道办事处反映，异议电话：027-85551234。") == 2
 
 
 def test_summary_counts_by_community_and_rule(con, written, tmp_path):
@@ -288,19 +326,24 @@ def test_summary_counts_by_community_and_rule(con, written, tmp_path):
     possible = {r[1]: r for r in wb["待确认统计"].iter_rows(min_row=2, values_only=True)}
     assert possible["民主社区"][-1] == 1
     progress = list(wb["核查进度"].iter_rows(min_row=2, values_only=True))
-    assert (MONTH, STREET, "民主社区", 3, 0, 0, 0, 0, 3) in progress
+    assert (MONTH, STREET, "民主社区", 3, 6, 0, 0, 0, 0, 6) in progress  # households, findings, verdicts
     assert "没有数据质量检查结果" in wb["质量警告"]["A1"].value
 
 
-def test_summary_lists_failed_quality_checks(con, tmp_path):
+def test_summary_lists_failed_quality_checks_in_chinese(con, tmp_path):
     con.execute("""CREATE TABLE quality_results (run_month VARCHAR, extract VARCHAR, expectation VARCHAR,
                    severity VARCHAR, success BOOLEAN, observed VARCHAR, details VARCHAR)""")
-    con.execute(f"""INSERT INTO quality_results VALUES
-        ('{MONTH}', 'deaths', 'id_number 有效率 ≥ 95%', 'warning', false, '91%', '例：{ID["lina"]}'),
-        ('{MONTH}', 'pensions', '记录编号唯一', 'critical', true, '0', '')""")
+    details = json.dumps({"message": "deaths — 2 of 37 rows fail", "examples": [
+        {"_source_file": "deaths.xlsx", "_row_number": 32, "value": "2026-11-13"},
+        {"_source_file": "deaths.xlsx", "_row_number": 35, "value": ID["lina"]}]})
+    con.execute("INSERT INTO quality_results VALUES (?, 'deaths', 'date_in_range:death_date', 'warning', false, "
+                "'5.4% (2 of 37)', ?), (?, 'pensions', 'unique:record_id', 'critical', true, '0', '')",
+                [MONTH, details, MONTH])
     rows = list(openpyxl.load_workbook(write_summary(con, MONTH, tmp_path))["质量警告"].iter_rows(values_only=True))
-    assert rows[1][:4] == ("deaths", "id_number 有效率 ≥ 95%", "警告", "91%") and len(rows) == 2
-    assert ID["lina"] not in rows[1][4] and mask(ID["lina"]) in rows[1][4]
+    assert len(rows) == 2 and rows[1][:4] == (
+        "死亡登记（deaths）", "“死亡日期”日期在合理范围内（不晚于核查月份月底）", "警告", "37 行中 2 行不符（5.4%）")
+    assert rows[1][4] == f"例：deaths.xlsx 第32行：2026-11-13；deaths.xlsx 第35行：{mask(ID['lina'])}"
+    assert not any("{" in str(v) or "rows fail" in str(v) for v in rows[1])  # no JSON, no English
 
 
 def test_bad_run_month_is_refused(con, tmp_path):
@@ -308,16 +351,50 @@ def test_bad_run_month_is_refused(con, tmp_path):
         write_worklists(con, "2024-3", tmp_path)
 
 
-def test_summary_has_a_chart_once_a_household_exits(con, tmp_path):
+def test_an_exit_counts_as_done_only_once_the_roster_has_stopped_it(con, tmp_path):
     from reports.tables import ensure_tables
 
     ensure_tables(con)
-    con.execute(f"""INSERT INTO outcomes VALUES ('{MONTH}', '前进社区', 'HH-0004', '属实-清退', '李四',
-                   DATE '2024-04-03', NULL, 'x.xlsx', 'abc', TIMESTAMP '2024-04-05 10:00:00')""")
+    con.execute(f"""INSERT INTO outcomes (run_month, community, household_id, outcome, checked_by, checked_on, note,
+                   file_name, file_sha256, imported_at, finding_key, id_number, rule, source, evidence_key)
+                   VALUES ('{MONTH}', '前进社区', 'HH-0004', '属实-清退', '李四', DATE '2024-03-28', ?, 'x.xlsx',
+                   'abc', TIMESTAMP '2024-04-05 10:00:00', 'fk', ?, 'R04', 'housing_fund', 'k-f401')""",
+                [f"户主身份证{ID['liuyang']}已核", ID["liuyang"]])
+    # judged 属实-清退, but 评议, 公示 and approval are not recorded yet: not counted as cut off
     path = write_summary(con, MONTH, tmp_path)
-    assert any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(path).namelist())
-    rows = list(openpyxl.load_workbook(path)["清退名单"].iter_rows(values_only=True))
+    assert not any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(path).namelist())
+    wb = openpyxl.load_workbook(path)
+    rows = list(wb["清退名单"].iter_rows(values_only=True))
     assert rows[1][:6] == (MONTH, STREET, "前进社区", "HH-0004", "刘洋", 900.0)
+    assert rows[1][10] == "待评议、公示、审批" and rows[1][9] == "R04"
+    assert ID["liuyang"] not in rows[1][8] and mask(ID["liuyang"]) in rows[1][8]  # a caseworker's note, masked
+    facts = dict(r[:2] for r in wb["概况"].iter_rows(min_row=3, values_only=True))
+    assert facts["认定属实-清退户数（累计）"] == 1 and facts["其中已停保户数（名册已停保，清退完成）"] == 0
+
+    # the next month's roster has it stopped (停保): now it is cut off, and the saving counts
+    build_month(con, "2024-04")
+    con.execute("UPDATE raw_roster_households SET status = '停保' WHERE run_month = '2024-04' AND household_id = 'HH-0004'")
+    path = write_summary(con, "2024-04", tmp_path)
+    assert any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(path).namelist())
+    wb = openpyxl.load_workbook(path)
+    assert list(wb["清退名单"].iter_rows(values_only=True))[1][10] == "已停保"
+    facts = dict(r[:2] for r in wb["概况"].iter_rows(min_row=3, values_only=True))
+    assert facts["其中已停保户数（名册已停保，清退完成）"] == 1 and facts["已停保户每月节约保障金（元）"] == 900.0
+
+
+def test_each_street_office_gets_a_summary_of_its_own_streets(tmp_path):
+    con = duckdb.connect(":memory:")
+    build_month(con, MONTH)
+    con.execute("UPDATE raw_roster_households SET street = '花楼街道' WHERE household_id IN ('HH-0004', 'HH-0005')")
+    city = write_summary(con, MONTH, tmp_path)
+    books = {p.stem: p for p in (tmp_path / MONTH / "汇总").glob("*.xlsx")}
+    assert sorted(books) == ["江汉街道", "花楼街道"]
+    mine = openpyxl.load_workbook(books["花楼街道"])
+    listed = [r[:2] for r in mine["疑点统计"].iter_rows(min_row=2, values_only=True)]
+    assert listed == [("花楼街道", "前进社区"), ("合计", None)]
+    assert all("HH-0001" not in v for _, _, v in all_cells(books["花楼街道"]))
+    everyone = {r[1] for r in openpyxl.load_workbook(city)["疑点统计"].iter_rows(min_row=2, values_only=True)}
+    assert {"民主社区", "前进社区", "和平社区"} <= everyone
 
 
 def test_a_linked_finding_shows_one_match_number_and_a_masked_id():
@@ -328,9 +405,12 @@ def test_a_linked_finding_shows_one_match_number_and_a_masked_id():
                          "match_score": 1.0})
     assert "匹配概率0.996" in line and "匹配度" not in line
     assert "420102196005060018" not in line and "420102********0018" in line
-    unlinked = finding_line({"rule": "R10", "member_name": None, "id_number": None,
-                             "evidence": "首次享受日期2013-02-26", "match_score": 1.0})
-    assert unlinked.endswith("（匹配度 1.00）") and "全户" in unlinked
+    roster_only = finding_line({"rule": "R10", "member_name": None, "id_number": None,
+                                "evidence": "首次享受日期2013-02-26", "match_score": 1.0})
+    assert "匹配度" not in roster_only and "全户" in roster_only
+    probable = finding_line({"rule": "R05", "member_name": "张伟", "id_number": None, "evidence": "号牌鄂A1",
+                             "match_score": 0.97})
+    assert probable.endswith("（匹配度 0.97）")
 
 
 def test_an_empty_review_sheet_says_so(written):
@@ -338,7 +418,7 @@ def test_an_empty_review_sheet_says_so(written):
               if name != "summary.xlsx"}
     empty = [ws for ws in sheets.values() if ws.cell(2, 2).value is None]
     assert empty, "the fixture has a community without possible links"
-    assert all(ws.cell(2, 1).value == "本社区本月无待人工确认的记录。" for ws in empty)
+    assert all(ws.cell(2, 1).value == "本清单本月无待人工确认的记录。" for ws in empty)
 
 
 def _cells(path: Path) -> list:
@@ -408,3 +488,108 @@ def test_display_width_counts_wide_characters_double_in_every_plane() -> None:
         assert display_width(text) == by_definition(text), text
     assert display_width("张三 420102********123X") == 4 + 1 + 18
     assert wrapped_lines("一二三四五六七八九十", 11) == 2  # 20 units in a 10-unit line
+
+
+X01_FLAGS = [*FLAGS_M1,
+             ("HH-0001", ID["zhangwei"], "X01", "staff", "S01", "exact", 1.0,
+              "近亲属未备案：张伟与李干部（民主社区社区干部）同户（户号H001），区民政局无近亲属备案", "k-s01"),
+             ("HH-0004", ID["liuyang"], "X01", "staff", "S02", "possible", 0.4,
+              "近亲属未备案：刘洋与王经办（前进社区低保经办人员）可能同户", "k-s02")]
+
+
+def test_a_finding_naming_staff_goes_to_the_street_offices_workbook_only(tmp_path):
+    from reports.outcomes import import_outcomes
+
+    con = duckdb.connect(":memory:")
+    build_month(con, MONTH, X01_FLAGS)
+    paths = write_worklists(con, MONTH, tmp_path)
+    street_book = tmp_path / MONTH / "街道" / f"{STREET}.xlsx"
+    assert street_book in paths
+    for path in paths:
+        text = " ".join(v for _, _, v in all_cells(path))
+        if path == street_book:
+            assert "李干部" in text and "王经办" in text
+        else:  # no community sees its staff named, on any sheet, nor counts the finding
+            assert "李干部" not in text and "王经办" not in text and "X01" not in text, path.name
+    rows = worklist_rows(street_book)
+    assert [(r["低保户编号"], r["疑点"][1:4]) for r in rows] == [("HH-0001", "X01")]
+    assert rows[0]["户主姓名"] == "张伟" and mask(ID["zhangwei"]) in rows[0]["疑点"]
+    review = openpyxl.load_workbook(street_book)[L.REVIEW_SHEET]
+    assert [r[1] for r in review.iter_rows(min_row=2, values_only=True)] == ["HH-0004"]
+    cover = [v for _, _, v in all_cells(street_book)]
+    assert "（街道办事处复核，含各社区）" in cover
+    minzhu = worklist_rows(tmp_path / MONTH / f"{STREET}-民主社区.xlsx")
+    assert [r["疑点"][1:4] for r in minzhu if r["低保户编号"] == "HH-0001"] == ["R01", "R02", "X03"]
+    assert con.execute("SELECT community, desk, sent_file FROM worklist_items WHERE rule = 'X01'").fetchall() == [
+        ("民主社区", "street", f"街道/{STREET}.xlsx")]
+
+    # the street office's verdict comes back like a community's
+    wb = openpyxl.load_workbook(street_book)
+    ws = wb[L.WORKLIST_SHEET]
+    header = {c.value: c.column for c in ws[1]}
+    for col, value in (("核查结论", L.OUTCOME_CLEARED), ("核查人", "街道王主任"), ("核查日期", dt.date(2024, 4, 2))):
+        ws.cell(2, header[col]).value = value
+    wb.save(tmp_path / "back.xlsx")
+    result = import_outcomes(con, [tmp_path / "back.xlsx"], today=dt.date(2024, 4, 30))
+    assert result.ok, result.problems
+    assert con.execute("SELECT household_id, community, rule, outcome FROM outcomes").fetchall() == [
+        ("HH-0001", "民主社区", "X01", L.OUTCOME_CLEARED)]
+
+
+def test_a_policy_can_keep_x01_with_the_community(tmp_path):
+    con = duckdb.connect(":memory:")
+    build_month(con, MONTH, X01_FLAGS)
+    con.execute("CREATE TABLE runs (run_id VARCHAR, run_month VARCHAR, started_at TIMESTAMP, status VARCHAR, "
+                "policy JSON)")
+    con.execute("""INSERT INTO runs VALUES ('r1', ?, now(), 'succeeded',
+                   '{"worklists.street_desk_rules": [], "worklists.return_day": 10}')""", [MONTH])
+    paths = write_worklists(con, MONTH, tmp_path)
+    assert not (tmp_path / MONTH / "街道").exists() and len(paths) == 3
+    minzhu = tmp_path / MONTH / f"{STREET}-民主社区.xlsx"
+    assert "X01" in [r["疑点"][1:4] for r in worklist_rows(minzhu)]
+    cover = [v for _, _, v in all_cells(minzhu)]
+    assert "2024-04-10 前发回街道办事处" in cover
+
+
+def test_the_deadline_community_and_month_are_on_every_printed_page(written):
+    wb = openpyxl.load_workbook(by_name(written)[f"{STREET}-民主社区.xlsx"])
+    for name in (L.COVER_SHEET, L.WORKLIST_SHEET, L.REVIEW_SHEET):
+        header = wb[name].oddHeader
+        assert header.left.text == f"{STREET}民主社区" and header.center.text == "2024年3月 低保入户核查清单"
+        assert header.right.text == "请于2024-04-20前发回", name  # default: the 20th of the month after
+
+
+def test_a_possible_death_with_an_equal_id_is_on_top_and_urgent(tmp_path):
+    con = duckdb.connect(":memory:")
+    flags = [*FLAGS_M1,
+             ("HH-0003", ID["zhaoqiang"], "R01", "deaths", "D777", "possible", 0.005,
+              "死亡登记：赵强 死亡日期2024-01-02；身份证号一致；姓名不同（赵刚/赵强）；匹配概率0.005", "k-d777")]
+    build_month(con, MONTH, flags)
+    paths = {p.name: p for p in write_worklists(con, MONTH, tmp_path)}
+    rows = list(openpyxl.load_workbook(paths[f"{STREET}-民主社区.xlsx"])[L.REVIEW_SHEET].iter_rows(
+        min_row=2, values_only=True))
+    header = [h for h, _ in ((c.header, c) for c in L.REVIEW_COLUMNS)]
+    first = dict(zip(header, rows[0], strict=True))
+    assert first["来源记录编号"] == "D777" and first["优先级"] == "紧急"
+    assert first["匹配度"] == pytest.approx(0.005)
+    assert dict(zip(header, rows[1], strict=True))["优先级"] == "高"
+
+
+def test_codes_are_put_into_words_and_no_birth_date_escapes_a_mask(tmp_path):
+    con = duckdb.connect(":memory:")
+    flags = [f for f in FLAGS_M1 if f[2] not in ("R05", "X03")] + [
+        ("HH-0002", ID["wangfang"], "R05", "vehicles", "V201", "exact", 1.0,
+         "机动车登记：王芳 号牌鄂A12345 车辆类型K33 状态正常；身份证号一致", "k-v201"),
+        ("HH-0002", ID["wangfang"], "R09", "employment", "E9", "exact", 1.0,
+         "外地参保：王芳 近12个月中有6个月在本市以外参保缴费（≥6个月），最近参保地440305 2024-02 某公司", "k-e9"),
+        ("HH-0001", "420102199202301234", "X03", "roster_members", "HH-0001#2", "exact", 1.0,
+         "身份证号无效：张小明 身份证号中的出生日期19920230不存在；该成员未按身份证号与其他部门数据比对", "k-x03"),
+        ("HH-0003", ID["zhaoqiang"], "X02", "roster_members", "HH-0004#5", "exact", 1.0,
+         "重复在保：赵强 同时是在保家庭HH-0004的成员（赵强）；身份证号一致", "k-x02")]
+    build_month(con, MONTH, flags)
+    rows = worklist_rows(by_name(write_worklists(con, MONTH, tmp_path))[f"{STREET}-民主社区.xlsx"])
+    text = {r["疑点"][1:4]: r["疑点"] for r in rows}
+    assert "车辆类型K33（小型轿车）" in text["R05"]
+    assert "参保地440305（广东省深圳市南山区）" in text["R09"]
+    assert "19920230" not in text["X03"] and "出生日期不存在（请核对身份证原件）" in text["X03"]
+    assert "同时是在保家庭HH-0004（江汉街道前进社区）的成员" in text["X02"]

@@ -138,11 +138,16 @@ def trip(tmp_path_factory):
 
 def test_import_through_the_cli_and_again_changes_nothing(trip):
     first, again = trip["first"], trip["again"]
+    n = len(trip["returned"])
+    judged = query(trip["db"], """SELECT count(*) FROM worklist_items WHERE run_month = ?
+                                  AND household_id IN (?, ?, ?)""", [M1, trip["a"], trip["b"], trip["c"]])[0][0]
     assert first.returncode == 0, first.stderr
-    assert f"imported: {len(trip['returned'])} file(s), 3 verdict(s)" in first.stdout
-    assert trip["after_first"] == {"outcomes": 3, "outcome_files": len(trip["returned"])}
+    assert f"共 {n} 个文件：导入 {n} 个（核查结论 {judged} 条" in first.stdout  # a verdict per finding
+    assert all(f"已导入 {p.name}：核查结论 " in first.stdout for p in trip["returned"])
+    assert trip["after_first"] == {"outcomes": judged, "outcome_files": n}
     assert again.returncode == 0, again.stderr
-    assert f"imported: 0 file(s), 0 verdict(s); already imported: {len(trip['returned'])}" in again.stdout
+    assert f"共 {n} 个文件：导入 0 个（核查结论 0 条，人工确认 0 条，未填写 0 条），已导入过 {n} 个" in again.stdout
+    assert all(f"已导入过 {p.name}：内容与已导入的相同" in again.stdout for p in trip["returned"])
     assert trip["after_again"] == trip["after_first"]
     got = dict(query(trip["db"], "SELECT household_id, outcome FROM outcomes_latest WHERE run_month = ?", [M1]))
     assert got == {trip["a"]: L.OUTCOME_CLEARED, trip["b"]: L.OUTCOME_EXIT, trip["c"]: L.OUTCOME_CLEARED}
@@ -207,7 +212,7 @@ def test_a_bad_file_is_rejected_whole_through_the_cli(trip):
     root, db, out = trip["root"], trip["db"], trip["out"]
     judged = {trip["a"], trip["b"], trip["c"]}
     sent = query(db, """SELECT sent_file, list(DISTINCT household_id ORDER BY household_id) FROM worklist_items
-                          WHERE run_month = ? GROUP BY 1 ORDER BY 1""", [M1])
+                          WHERE run_month = ? AND desk = 'community' GROUP BY 1 ORDER BY 1""", [M1])
     name, (bad, no_one, good, *_) = next((f, [h for h in hhs if h not in judged]) for f, hhs in sent
                                          if len(set(hhs) - judged) >= 3)
     path = fill(out / M1 / name, root / "rejected" / name, {
@@ -215,16 +220,22 @@ def test_a_bad_file_is_rejected_whole_through_the_cli(trip):
         no_one: visit(L.OUTCOME_ADJUST, by=None),
         good: visit(L.OUTCOME_UNVERIFIABLE),
     })
-    rows = {hh: r for r, (_, hh, *_) in enumerate(sheet_rows(path, L.WORKLIST_SHEET), start=2)}
+    rows: dict[str, list[int]] = {}
+    for r, (_, hh, *_) in enumerate(sheet_rows(path, L.WORKLIST_SHEET), start=2):
+        rows.setdefault(hh, []).append(r)
     before = counts(db)
     result = dibao("outcomes", "import", str(path), "--db", str(db), cwd=root)
-    assert result.returncode != 0
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith(name)]
-    assert len(lines) == 2, result.stderr
-    expected = [f"{name} {L.WORKLIST_SHEET} row {rows[bad]} column H({L.OUTCOME.header}): '属实' is not an outcome",
-                f"{name} {L.WORKLIST_SHEET} row {rows[no_one]} column I({L.CHECKED_BY.header}): blank"]
-    assert all(sum(ln.startswith(e) for ln in lines) == 1 for e in expected), (expected, lines)
-    assert "imported: 0 file(s), 0 verdict(s)" in result.stdout
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip().startswith(name)]
+    sheet = f"{name} 工作表“{L.WORKLIST_SHEET}”"
+    expected = [text for _, text in sorted(
+        [(r, f"{sheet}第{r}行 H列（核查结论）：“属实”不是有效的核查结论") for r in rows[bad]]
+        + [(r, f"{sheet}第{r}行 I列（核查人）：已填写核查结论，但核查人为空") for r in rows[no_one]])]
+    assert len(lines) == min(len(expected), 20), result.stderr
+    assert all(sum(ln.startswith(e) for ln in lines) == 1 for e in expected[:len(lines)]), (expected, lines)
+    assert f"未导入 {name}：发现 {len(expected)} 个问题，整份文件未导入" in result.stderr
+    assert "导入 0 个（核查结论 0 条" in result.stdout
     assert counts(db) == before
     assert not query(db, "SELECT 1 FROM outcomes WHERE household_id IN (?, ?, ?)", [bad, no_one, good])
 
@@ -259,6 +270,6 @@ def test_public_notice_has_whole_names_and_no_ids(trip):
                         assert not any(i in cell for i in ids), cell
                     elif isinstance(cell, int | float):
                         assert cell < 10_000_000, (street, community, cell)  # no ID stored as a number
-                if r > 2 and isinstance(row[0], int | float) and row[2]:
-                    shown += row[2].split("、")
+                if ws.title == "公示" and r > 2 and isinstance(row[0], int | float) and row[2]:
+                    shown += [n.split("（")[0] for n in row[2].split("、")]  # 张伟（户主）
         assert sorted(shown) == expected, (street, community)

@@ -89,9 +89,11 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
                     [run_id, month, status, message, json.dumps(findings, ensure_ascii=False) if findings else None])
     con.execute("""INSERT INTO quality_results VALUES ('2026-04', 'deaths', 'rows_at_least', 'warning', false,
                    '0', '{}', now())""")
-    con.execute("""INSERT INTO outcomes VALUES ('2026-04', '水果湖社区', 'H1', '属实-清退', '刘敏', DATE '2026-05-10',
-                   NULL, 'w.xlsx', 'abc', now())""")
-    con.execute("""INSERT INTO worklist_items VALUES ('2026-04', '东亭社区', '水果湖街道', 'H2', ?, 'R02', 'pensions',
+    con.execute("""INSERT INTO outcomes (run_month, community, household_id, outcome, checked_by, checked_on, note,
+                   file_name, file_sha256, imported_at) VALUES ('2026-04', '水果湖社区', 'H1', '属实-清退', '刘敏',
+                   DATE '2026-05-10', NULL, 'w.xlsx', 'abc', now())""")
+    con.execute("""INSERT INTO worklist_items (run_month, community, street, household_id, id_number, rule, source,
+                   evidence_key, sent_file) VALUES ('2026-04', '东亭社区', '水果湖街道', 'H2', ?, 'R02', 'pensions',
                    'k1', 'w2.xlsx')""", [ID_B])
 
 
