@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectors.transactions import begin, commit, rollback  # noqa: F401  (re-exported for reports)
-from matching.ids import mask
+from matching.ids import redact_ids  # noqa: F401  (re-exported: the one redaction, matching.ids)
 from reports.errors import BadRunMonth, MissingTable
 
 if TYPE_CHECKING:  # imported for annotations only: a workbook-writing process need not load DuckDB
     import duckdb
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-# An 18-character ID anywhere in free text (evidence sentences), and a free-standing 15-digit one.
-_ID_IN_TEXT = re.compile(r"[0-9]{17}[0-9Xx]|(?<![0-9])[0-9]{15}(?![0-9])")
 _BAD_FILE_CHARS = re.compile(r'[\\/:*?"<>|\s]+')
 
 
