@@ -23,6 +23,10 @@ class UnreadableFile(DibaoError):
     """A file cannot be read at all: wrong encoding, not a workbook, truncated parquet, no header."""
 
 
+class LinkOutsideData(DibaoError):
+    """An extract in the data folder is a symbolic link to a file outside it."""
+
+
 class BadHeader(DibaoError):
     """A required column is missing, or a header is not one the contract knows."""
 
