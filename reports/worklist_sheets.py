@@ -18,7 +18,7 @@ from matching.comparisons import MATCH_PROBABILITY_LABEL
 from matching.ids import mask
 from matching.rule_titles import RULE_TITLES
 from reports import layout as L
-from reports.common import month_label, redact_ids
+from reports.common import fit_cell, month_label, redact_ids, shorten
 from reports.styles import new_workbook, print_setup, row_height
 
 PROTECT_OPTIONS = {
@@ -76,7 +76,7 @@ def source_label(source: str) -> str:
 def finding_line(f: dict) -> str:
     """One line of the 疑点 cell: rule, who, the evidence and how well it matched."""
     who = f"{f['member_name'] or '（姓名未知）'} {mask(f['id_number'])}".strip() if f["id_number"] else "全户"
-    evidence = redact_ids(f["evidence"]).replace(chr(10), " ")
+    evidence = shorten(redact_ids(f["evidence"]).replace(chr(10), " "))
     # A linked finding's evidence already ends with the link's match probability: one number, not two.
     score = "" if MATCH_PROBABILITY_LABEL in evidence else f"（匹配度 {f['match_score']:.2f}）"
     return f"【{rule_label(f['rule'])}】{who}：{evidence}{score}"
@@ -156,7 +156,7 @@ def _write_worklist(wb, fmt, run_month: str, flagged: list[Household]) -> None:
 
     for n, h in enumerate(flagged, 1):
         r = n
-        text = "\n".join(f"{i}. {finding_line(f)}" for i, f in enumerate(h.findings, 1))
+        text = fit_cell([f"{i}. {finding_line(f)}" for i, f in enumerate(h.findings, 1)])
         label = L.priority_label(h.rules, h.max_score)
         ws.write_number(r, index[L.SEQ], n, fmt["seq"])
         ws.write_string(r, index[L.HOUSEHOLD], h.household_id, fmt["cell"])
@@ -202,7 +202,7 @@ def _write_review(wb, fmt, possibles: list[dict]) -> None:
     ws.freeze_panes(1, 0)
     ordered = sorted(possibles, key=lambda f: (f["household_id"], f["rule"], -f["match_score"]))
     for n, f in enumerate(ordered, 1):
-        evidence = redact_ids(f["evidence"])
+        evidence = shorten(redact_ids(f["evidence"]))
         values = [n, f["household_id"], f["address"] or "", f["member_name"] or "", mask(f["id_number"]),
                   rule_label(f["rule"]), source_label(f["source"]), f["source_record_id"] or ""]
         for i, v in enumerate(values):
