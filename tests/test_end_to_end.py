@@ -279,3 +279,6 @@ def test_a_second_run_on_a_busy_file_refuses_in_one_line(tmp_path):
     assert busy.returncode == 2
     lines = busy.stderr.strip().splitlines()
     assert len(lines) == 1 and "another process is using this database" in lines[0]
+    import socket  # the holder named by PID, host and start time (issue 21), not DuckDB's '(/root/)'
+
+    assert f"(PID {holder.pid} on host {socket.gethostname()}, started 20" in lines[0], lines[0]
