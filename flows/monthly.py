@@ -31,6 +31,14 @@ from connectors.report import LoadReport
 from connectors.schemas import EXTRACTS
 from connectors.transactions import outer_transaction
 from flows.database import open_database
+from flows.outputs import (
+    StagedMonth,
+    check_out_dir,
+    clear_spill_folder,
+    prepare_spill_folder,
+    private_files,
+    remove_stale_staging,
+)
 from flows.progress import Reporter, Silent
 from flows.views import create_views
 from matching.linkage import PartitionMapper, link_month
@@ -110,13 +118,36 @@ def step_rules(con: duckdb.DuckDBPyConnection, month: str, policy: Policy, prese
     return result
 
 
+class WorklistsNotWritten(DibaoError):
+    """The file system refused a workbook (a name too long, a full disk, no permission)."""
+
+
 def step_reports(con: duckdb.DuckDBPyConnection, month: str, out_dir: Path) -> list[Path]:
+    """Every community's workbook and the summary, written into `out_dir` (the run's staging
+    folder); `worklist_items` is written in the caller's transaction."""
+    from xlsxwriter.exceptions import FileCreateError
+
     from reports.summary import write_summary
     from reports.worklists import write_worklists
 
-    files = write_worklists(con, month, out_dir)
-    files.append(write_summary(con, month, out_dir))
+    try:
+        files = write_worklists(con, month, out_dir)
+        files.append(write_summary(con, month, out_dir))
+    except FileCreateError as exc:
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
+        raise _not_written(cause, str(exc)) from None
+    except OSError as exc:
+        raise _not_written(exc, str(exc)) from None
     return files
+
+
+def _not_written(exc: OSError | None, fallback: str) -> WorklistsNotWritten:
+    if exc is None:
+        return WorklistsNotWritten(f"worklists not written: {fallback}")
+    name = Path(str(exc.filename)).name if exc.filename else ""
+    if len(name) > 60:
+        name = f"{name[:40]}…({len(name.encode())} bytes)"
+    return WorklistsNotWritten(f"worklists not written: {exc.strerror or exc}" + (f" ({name})" if name else ""))
 
 
 # ------------------------------------------------------------------ run history
@@ -214,45 +245,63 @@ def _direct(fn: Callable[..., Any], *args: Any) -> Any:
 
 @full_collections_paused()
 def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_path: str | Path | None = None,
-                out_dir: str | Path | None = None, call: Runner = _direct,
-                fail_after: str | None = None, mapper: PartitionMapper | None = None,
-                progress: Reporter | None = None) -> RunOutcome:
+                out_dir: str | Path | None = None, call: Runner = _direct, mapper: PartitionMapper | None = None,
+                progress: Reporter | None = None, group_read: bool = False) -> RunOutcome:
     """Verify the roster as of the last day of `month`.
 
-    `call(step, *args)` runs each step (the Prefect flow passes its tasks here).
-    `fail_after` names a stage after which to raise, for tests that prove a failed
-    run leaves the database exactly as it was. `mapper` runs the per-registry linkage
+    `call(step, *args)` runs each step (the Prefect flow passes its tasks here). `mapper` runs the per-registry linkage
     partitions (see `matching.linkage.link_month`); without it they run in this connection.
     Python's full garbage collections wait until the run ends (`connectors.gc_pause`).
+
+    One run, one outcome (`flows.outputs`): the workbooks are written into a staging folder
+    inside the run's transaction, swapped into `OUT/YYYY-MM` once all exist, and the database
+    commits after that; any failure leaves the database, `worklist_items` and the former
+    workbooks as they were, and the run recorded `failed`. Every file the run creates is
+    owner-only unless `group_read`.
     """
     month = check_month(month)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise BadArgument(f"'--data' must be a folder of extracts, {str(data_dir)!r} is not one")
     policy = load_policy(policy_path)
+    with private_files(group_read):
+        return _run(data_dir, Path(db_path), month, policy, out_dir, call, mapper, progress)
+
+
+def _run(data_dir: Path, db_path: Path, month: str, policy: Policy, out_dir: str | Path | None, call: Runner,
+         mapper: PartitionMapper | None, progress: Reporter | None) -> RunOutcome:
     outcome = RunOutcome(uuid.uuid4().hex[:12], month, Path(db_path), Path(out_dir) if out_dir else None)
     started = dt.datetime.now()
     outcome.digests = start_digests(data_dir)
     con = open_database(db_path)
+    staged: StagedMonth | None = None
     progress = progress or Silent()
     timed = _timer(outcome, progress)
     try:
+        prepare_spill_folder(db_path)  # the lock is ours: what a crashed run spilled goes now
         try:
             with outer_transaction(con):
+                if outcome.out_dir is not None:
+                    remove_stale_staging(outcome.out_dir)
+                    check_out_dir(outcome.out_dir, month)
                 outcome.load = timed("load", call, step_load, con, data_dir, month, progress, total=len(EXTRACTS))
-                _maybe_fail(fail_after, "load")
                 outcome.gate = timed("gate", call, step_gate, con, month, policy)
-                _maybe_fail(fail_after, "gate")
                 outcome.counts.update(timed("link", call, step_link, con, month, policy, mapper, progress))
-                _maybe_fail(fail_after, "link")
                 present = frozenset(n for n, e in outcome.load.extracts.items() if e.present)
                 outcome.rules = timed("rules", call, step_rules, con, month, policy, present, progress,
                                       total=len(RULES))
-                _maybe_fail(fail_after, "rules")
+                if outcome.out_dir is not None:
+                    staged = StagedMonth(outcome.out_dir, month, outcome.run_id)
+                    files = timed("reports", call, step_reports, con, month, staged.create())
+                    staged.publish()
+                    outcome.workbooks = [staged.final_path(f) for f in files]
                 con.execute("DELETE FROM runs WHERE run_month = ? AND status = 'running'", [month]) if _has_runs(con) else None
                 record_run(con, outcome, started, "succeeded", "", data_dir, policy)
                 create_views(con)
         except BaseException as exc:
+            if staged is not None:
+                staged.undo()
+            outcome.workbooks = []
             gate_failure = getattr(exc, "gate_report", None)
             if gate_failure is not None:
                 # Keep the gate's results and the failed run: the analyst must see why it stopped.
@@ -264,26 +313,30 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
                     record_run(con, outcome, started, "failed", str(exc), data_dir, policy)
             else:
                 with outer_transaction(con):
-                    record_run(con, outcome, started, "failed", f"{type(exc).__name__}: {exc}", data_dir, policy)
+                    record_run(con, outcome, started, "failed", failure_message(exc), data_dir, policy)
             raise
-        if outcome.out_dir is not None:
-            outcome.workbooks = timed("reports", call, step_reports, con, month, outcome.out_dir)
     finally:
+        if staged is not None:
+            staged.cleanup()
         con.close()
+        clear_spill_folder(db_path)
     return outcome
+
+
+def failure_message(exc: BaseException) -> str:
+    """What `runs.message` says of a failed run: a DibaoError's own line (IDs masked by it), an
+    interruption as such, else the exception's type and message with any ID masked."""
+    from matching.ids import redact_ids
+
+    if isinstance(exc, DibaoError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return str(exc) or "interrupted"
+    return redact_ids(f"{type(exc).__name__}: {exc}")
 
 
 def _has_runs(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchall()[0][0])
-
-
-class InjectedFailure(DibaoError):
-    """Raised on purpose by `fail_after`, to test that a failed run changes nothing."""
-
-
-def _maybe_fail(fail_after: str | None, stage_name: str) -> None:
-    if fail_after == stage_name:
-        raise InjectedFailure(f"failure injected after stage '{stage_name}'")
 
 
 def _timer(outcome: RunOutcome, progress: Reporter):
