@@ -9,6 +9,7 @@ which the flow wraps; tests and the benchmark can call either.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -376,19 +377,55 @@ def make_task_runner(kind: str, dask_address: str | None = None):
     return ThreadPoolTaskRunner(max_workers=2)
 
 
-def prefect_flow(task_runner: str = "none", dask_address: str | None = None, progress: Reporter | None = None):
+class _Raised:
+    """What a task returns when its step raised: Prefect then logs no traceback (an expected
+    `DibaoError` is one line, said once by the command; anything else goes to the error log),
+    and the flow raises it again outside the task."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _shielded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def step(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed back whole, raised again by the flow
+            return _Raised(_as_interruption(exc))
+    return step
+
+
+def _as_interruption(exc: BaseException) -> BaseException:
+    """Prefect's own SIGTERM exception (`TerminationSignal`) as the run's `RunInterrupted`."""
+    from flows.stops import RunInterrupted
+
+    signum = getattr(exc, "signal", None)
+    if type(exc).__name__ == "TerminationSignal" and isinstance(signum, int):
+        return RunInterrupted(signum)
+    return exc
+
+
+def prefect_flow(task_runner: str = "none", dask_address: str | None = None, progress: Reporter | None = None,
+                 group_read: bool = False):
     """The Prefect flow object (built lazily: importing Prefect costs seconds and needs PREFECT_HOME set).
 
     Each stage is a task; with `task_runner` 'thread' or 'dask' each registry's linkage is
-    a task of its own (`link-partition`), submitted together so they run concurrently."""
+    a task of its own (`link-partition`), submitted together so they run concurrently.
+
+    A failed run ends the flow run `Failed` with the one-line reason (IDs masked), and no
+    traceback in Prefect's logs: each task hands its exception back, and the flow returns a
+    `Failed` state holding the reason. Call the flow with `return_state=True` and pass the
+    state to `flow_outcome`, which returns the result or raises the run's own exception."""
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
+    from prefect.states import Failed
 
     from flows.linkage_tasks import link_partition as partition_task
 
     steps: tuple[Callable[..., Any], ...] = (step_load, step_gate, step_link, step_rules, step_reports)
-    tasks = {fn: task(name=fn.__name__.removeprefix("step_"), cache_policy=NO_CACHE, persist_result=False)(fn)
-             for fn in steps}
+    tasks = {fn: task(name=fn.__name__.removeprefix("step_"), cache_policy=NO_CACHE, persist_result=False)(
+        _shielded(fn)) for fn in steps}
     runner = make_task_runner(task_runner, dask_address) if task_runner != "none" else None
 
     def call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -396,7 +433,10 @@ def prefect_flow(task_runner: str = "none", dask_address: str | None = None, pro
             # The partitions are submitted from the flow itself: a task's context holds its
             # parameters (here the DuckDB connection), which cannot travel to a Dask worker.
             return fn(*args)
-        return tasks[fn](*args)
+        result = tasks[fn](*args)
+        if isinstance(result, _Raised):
+            raise result.exc
+        return result
 
     def mapper(fn: Callable[..., Any], items: list[tuple[Any, ...]]) -> list[Any]:
         futures = [partition_task.submit(*item) for item in items]
@@ -407,9 +447,29 @@ def prefect_flow(task_runner: str = "none", dask_address: str | None = None, pro
     @flow(name="monthly-verification", log_prints=False, persist_result=False, validate_parameters=False,
           **options)
     def monthly_verification(data_dir: str, db_path: str, month: str, policy_path: str | None = None,
-                             out_dir: str | None = None) -> dict[str, Any]:
-        outcome = run_monthly(data_dir, db_path, month, policy_path, out_dir, call=call,
-                              mapper=mapper if runner is not None else None, progress=progress)
+                             out_dir: str | None = None) -> Any:
+        from flows import stops
+
+        stops.install()  # Prefect has swapped its own SIGTERM handler in for the flow run
+        try:
+            outcome = run_monthly(data_dir, db_path, month, policy_path, out_dir, call=call,
+                                  mapper=mapper if runner is not None else None, progress=progress,
+                                  group_read=group_read)
+        except BaseException as exc:  # noqa: BLE001 - the state carries it back to `flow_outcome`
+            exc = _as_interruption(exc)
+            reason = str(exc) if isinstance(exc, DibaoError | KeyboardInterrupt) else failure_message(exc)
+            _FLOW_EXCEPTIONS.append(exc)
+            return Failed(message=reason)
         return {"run_id": outcome.run_id, "workbooks": [str(p) for p in outcome.workbooks]}
 
     return monthly_verification
+
+
+_FLOW_EXCEPTIONS: list[BaseException] = []  # what ended this process's flow runs, for `flow_outcome`
+
+
+def flow_outcome(state: Any) -> dict[str, Any]:
+    """The flow's result, or the run's own exception raised again (see `prefect_flow`)."""
+    if state.is_failed() and _FLOW_EXCEPTIONS:
+        raise _FLOW_EXCEPTIONS.pop()
+    return state.result()
