@@ -105,7 +105,7 @@ def run(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("great_expectations").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("dibao.run").setLevel(logging.INFO)  # structured stage lines when not on a terminal
-    from flows.monthly import flow_outcome, prefect_flow, preload_gx, run_monthly
+    from flows.monthly import as_interruption, flow_outcome, prefect_flow, preload_gx, run_monthly
     from flows.progress import reporter_for
 
     preload_gx()
@@ -122,18 +122,16 @@ def run(
                                      str(out) if out else None, return_state=True)
             result = flow_outcome(state)
             run_id, workbooks = result["run_id"], [Path(p) for p in result["workbooks"]]
-    except DibaoError as exc:
+    except BaseException as exc:  # noqa: BLE001 - each kind said in one line
         reporter.close()
-        fail(exc)
-        return
-    except KeyboardInterrupt as exc:
-        reporter.close()
-        stopped(exc)
-        return
-    except Exception as exc:  # noqa: BLE001 - a bug: one line here, the traceback in a file
-        reporter.close()
-        unexpected(exc, db)
-        return
+        exc = as_interruption(exc)  # a signal may surface as DuckDB's 'Query interrupted'
+        if isinstance(exc, DibaoError):
+            fail(exc)
+        elif isinstance(exc, KeyboardInterrupt):
+            stopped(exc)
+        elif isinstance(exc, Exception):  # a bug: one line here, the traceback in a file
+            unexpected(exc, db)
+        raise
     reporter.close()
     from flows.summary import print_run_summary
 
@@ -332,8 +330,12 @@ def main() -> None:  # pragma: no cover - the console script; tests drive `app` 
     try:
         app()
         code: int = 0
-    except KeyboardInterrupt:
-        code = 130
+    except KeyboardInterrupt as exc:  # a signal before the run began (its imports, say)
+        from flows.stops import RunInterrupted, stop_line
+
+        signum = exc.signum if isinstance(exc, RunInterrupted) else 2
+        err.print(stop_line(signum), markup=False)
+        code = 128 + signum
     except SystemExit as exc:  # typer ends every command this way
         if isinstance(exc.code, str):
             err.print(exc.code, markup=False)

@@ -329,6 +329,7 @@ def failure_message(exc: BaseException) -> str:
     interruption as such, else the exception's type and message with any ID masked."""
     from matching.ids import redact_ids
 
+    exc = as_interruption(exc)
     if isinstance(exc, DibaoError):
         return str(exc)
     if isinstance(exc, KeyboardInterrupt):
@@ -392,18 +393,23 @@ def _shielded(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args)
         except BaseException as exc:  # noqa: BLE001 - handed back whole, raised again by the flow
-            return _Raised(_as_interruption(exc))
+            return _Raised(as_interruption(exc))
     return step
 
 
-def _as_interruption(exc: BaseException) -> BaseException:
-    """Prefect's own SIGTERM exception (`TerminationSignal`) as the run's `RunInterrupted`."""
-    from flows.stops import RunInterrupted
+def as_interruption(exc: BaseException) -> BaseException:
+    """The run's `RunInterrupted` for what a signal raised: Prefect's own SIGTERM exception
+    (`TerminationSignal`), or DuckDB's 'Query interrupted' (a RuntimeError that replaces the
+    exception our handler raised while a query ran); anything else as it is."""
+    from flows.stops import RunInterrupted, stopped_by
 
+    if isinstance(exc, RunInterrupted):
+        return exc
     signum = getattr(exc, "signal", None)
     if type(exc).__name__ == "TerminationSignal" and isinstance(signum, int):
         return RunInterrupted(signum)
-    return exc
+    stopped = stopped_by()
+    return RunInterrupted(stopped) if stopped is not None else exc
 
 
 def prefect_flow(task_runner: str = "none", dask_address: str | None = None, progress: Reporter | None = None,
@@ -456,7 +462,7 @@ def prefect_flow(task_runner: str = "none", dask_address: str | None = None, pro
                                   mapper=mapper if runner is not None else None, progress=progress,
                                   group_read=group_read)
         except BaseException as exc:  # noqa: BLE001 - the state carries it back to `flow_outcome`
-            exc = _as_interruption(exc)
+            exc = as_interruption(exc)
             reason = str(exc) if isinstance(exc, DibaoError | KeyboardInterrupt) else failure_message(exc)
             _FLOW_EXCEPTIONS.append(exc)
             return Failed(message=reason)
