@@ -3,7 +3,16 @@ its message is one line naming the file, row and column where there is one."""
 
 
 class DibaoError(Exception):
-    """Base of every error dibao raises on purpose; the CLI prints its message on one line."""
+    """Base of every error dibao raises on purpose; the CLI prints its message on one line.
+
+    Its text never carries a whole resident ID: any ID in the message (a value echoed from a
+    file, say a roster whose header row is missing) is masked as `matching.ids.mask` does,
+    wherever the message goes (the console, `runs.message`, Prefect's records)."""
+
+    def __str__(self) -> str:
+        from matching.ids import redact_ids
+
+        return redact_ids(super().__str__())
 
 
 class MissingExtract(DibaoError):
@@ -12,6 +21,10 @@ class MissingExtract(DibaoError):
 
 class UnreadableFile(DibaoError):
     """A file cannot be read at all: wrong encoding, not a workbook, truncated parquet, no header."""
+
+
+class LinkOutsideData(DibaoError):
+    """An extract in the data folder is a symbolic link to a file outside it."""
 
 
 class BadHeader(DibaoError):

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from .errors import AmbiguousExtract, InvalidArgument, MissingExtract
+from .errors import AmbiguousExtract, InvalidArgument, LinkOutsideData, MissingExtract
 from .parse import Split, parse_table
 from .readers import RawTable, read_file
 from .report import ExtractLoad, LoadReport
@@ -89,12 +89,18 @@ def insert_sql(table: str, columns: list[str], view: str, constants: tuple[str, 
 
 
 def discover(data_dir: Path) -> tuple[dict[str, Path], list[str], list[str]]:
-    """(extract name -> file, ignored file names, warnings). Raises `AmbiguousExtract`."""
+    """(extract name -> file, ignored file names, warnings). Raises `AmbiguousExtract`, and
+    `LinkOutsideData` for an extract that is a link to a file outside the data folder (it is
+    neither read nor quoted)."""
     found: dict[str, list[Path]] = {}
     ignored: list[str] = []
     warnings: list[str] = []
+    root = data_dir.resolve()
     for path in sorted(data_dir.iterdir()):
         stem, suffix = path.stem.lower(), path.suffix.lower()
+        if path.is_symlink() and stem in EXTRACTS and suffix in SUFFIXES and not path.resolve().is_relative_to(root):
+            raise LinkOutsideData(f"{path.name}: a link to a file outside the data folder {str(data_dir)!r}; "
+                                  "copy the extract into the folder instead")
         if not path.is_file() or path.name.startswith(("~$", ".")):
             ignored.append(path.name)
             continue

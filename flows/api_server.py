@@ -11,7 +11,8 @@ flow finds it through PREFECT_API_URL (set before Prefect reads its settings).
 It is the server Prefect would start (`prefect.server.api.server.create_app` with
 `ephemeral=True`: no UI, no background services), on a port of 127.0.0.1 that this
 process binds and hands over (no other process can take it meanwhile), with the run's
-PREFECT_HOME database. `stop()` ends it; `atexit` does too if the command does not.
+PREFECT_HOME database. `stop()` ends it; `atexit` does too if the command does not, and
+the kernel does if the command is killed (`die_with_parent`: a parent-death signal).
 When PREFECT_API_URL is already set (a served Prefect, as under `dibao serve`), no
 server is started and the run reports to that one.
 """
@@ -19,6 +20,7 @@ server is started and the run reports to that one.
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 import os
 import socket
@@ -55,6 +57,22 @@ def create_app() -> Any:
     return prefect_app(ephemeral=True, final=True)
 
 
+def die_with_parent(parent: int) -> None:
+    """In the server's process, before it execs: ask the kernel for SIGTERM when the thread that
+    started it dies (`PR_SET_PDEATHSIG`), so a `dibao run` killed with `kill -9` takes its server
+    along instead of leaving it holding `prefect.db`. The run starts it from its main thread."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the atexit handler still stops it on a normal exit
+        return
+    if os.getppid() != parent:  # the run died before the request took effect
+        os._exit(1)
+
+
 def server_command(fd: int) -> list[str]:
     """uvicorn serving `create_app` on the listening socket `fd` (inherited), with this interpreter."""
     return [sys.executable, "-m", "uvicorn", "--factory", "flows.api_server:create_app", "--fd", str(fd),
@@ -76,7 +94,7 @@ class TemporaryServer:
             with open(self.log, "wb") as log:
                 self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
                     server_command(sock.fileno()), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    pass_fds=(sock.fileno(),))
+                    pass_fds=(sock.fileno(),), preexec_fn=functools.partial(die_with_parent, os.getpid()))
         os.environ["PREFECT_API_URL"] = self.api_url
         atexit.register(self.stop)
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from connectors.errors import DibaoError
 from connectors.gc_pause import full_collections_paused
@@ -23,11 +24,45 @@ err = Console(stderr=True, highlight=False)
 
 
 def fail(exc: BaseException) -> None:
-    err.print(f"[bold red]dibao: error:[/] {exc}", soft_wrap=True)
+    """One line on stderr (the message escaped: a header such as `[/bold]` is text, not markup), exit 2."""
+    err.print(f"[bold red]dibao: error:[/] {escape(str(exc))}", soft_wrap=True)
     detail = getattr(exc, "report", None)
     if detail:
-        err.print(detail, soft_wrap=True)
+        err.print(escape(str(detail)), soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+def stopped(exc: KeyboardInterrupt) -> None:
+    """A run stopped by SIGINT or SIGTERM: one line, exit 130 or 143."""
+    from flows.stops import RunInterrupted, stop_line
+
+    signum = exc.signum if isinstance(exc, RunInterrupted) else 2
+    err.print(escape(stop_line(signum)), soft_wrap=True)
+    raise typer.Exit(code=128 + signum)
+
+
+def unexpected(exc: BaseException, db: Path | None) -> None:
+    """A bug, not bad input: one line and the path of a log file (owner-only, IDs masked) that
+    holds the traceback; exit 1."""
+    import datetime as dt
+    import os
+    import traceback
+
+    from matching.ids import redact_ids
+
+    text = redact_ids("".join(traceback.format_exception(exc)))
+    folder = Path(db).resolve().parent if db is not None else Path.cwd()
+    path = folder / f"dibao-error-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        where = f"; the traceback is in {path}"
+    except OSError:
+        where = ""
+    err.print(f"[bold red]dibao: unexpected error:[/] {escape(redact_ids(f'{type(exc).__name__}: {exc}'))}"
+              f"{escape(where)}", soft_wrap=True)
+    raise typer.Exit(code=1)
 
 
 @app.command()
@@ -48,22 +83,29 @@ def run(
     memory_limit: Annotated[str | None, typer.Option(
         "--memory-limit", help="DuckDB memory limit, e.g. 4GB (default: $DIBAO_MEMORY_LIMIT or 4GB); "
                                "past it DuckDB spills to disk beside the database")] = None,
+    group_read: Annotated[bool, typer.Option(
+        "--group-read", help="let the owner's group read the files the run writes (default: owner only)")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Verify the roster of MONTH: load, check quality, link, apply the rules, write worklists."""
     import os
 
-    from flows import api_server, prefect_env
+    from flows import api_server, prefect_env, stops
+    from flows.outputs import umask_for
 
     if memory_limit:  # read by flows.database for the run's connections, inherited by local Dask workers
         os.environ["DIBAO_MEMORY_LIMIT"] = memory_limit
 
+    os.umask(umask_for(group_read))  # Prefect's home, its server's database and logs too
+    stops.install()
     prefect_env.configure(db, verbose)
     server = None if no_prefect else api_server.start_for_run()  # comes up while the pipeline imports
+    if server is not None:
+        stops.install(on_hard_exit=server.stop)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("great_expectations").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("dibao.run").setLevel(logging.INFO)  # structured stage lines when not on a terminal
-    from flows.monthly import prefect_flow, preload_gx, run_monthly
+    from flows.monthly import as_interruption, flow_outcome, prefect_flow, preload_gx, run_monthly
     from flows.progress import reporter_for
 
     preload_gx()
@@ -71,18 +113,25 @@ def run(
     reporter = reporter_for(console)
     try:
         if no_prefect:
-            outcome = run_monthly(data, db, month, policy, out, progress=reporter)
+            outcome = run_monthly(data, db, month, policy, out, progress=reporter, group_read=group_read)
             run_id, workbooks = outcome.run_id, outcome.workbooks
         else:
-            monthly_flow = prefect_flow(task_runner, dask_address, reporter)  # imports Prefect meanwhile
+            monthly_flow = prefect_flow(task_runner, dask_address, reporter, group_read)  # imports Prefect meanwhile
             with server.serving() if server is not None else nullcontext():
-                result = monthly_flow(str(data), str(db), month, str(policy) if policy else None,
-                                      str(out) if out else None)
+                state = monthly_flow(str(data), str(db), month, str(policy) if policy else None,
+                                     str(out) if out else None, return_state=True)
+            result = flow_outcome(state)
             run_id, workbooks = result["run_id"], [Path(p) for p in result["workbooks"]]
-    except DibaoError as exc:
+    except BaseException as exc:  # noqa: BLE001 - each kind said in one line
         reporter.close()
-        fail(exc)
-        return
+        exc = as_interruption(exc)  # a signal may surface as DuckDB's 'Query interrupted'
+        if isinstance(exc, DibaoError):
+            fail(exc)
+        elif isinstance(exc, KeyboardInterrupt):
+            stopped(exc)
+        elif isinstance(exc, Exception):  # a bug: one line here, the traceback in a file
+            unexpected(exc, db)
+        raise
     reporter.close()
     from flows.summary import print_run_summary
 
@@ -108,10 +157,10 @@ def sample(
     except (DibaoError, ValueError) as exc:  # ValueError: an argument out of range, e.g. an unknown profile
         fail(exc)
         return
-    console.print(f"wrote sample of {households} households (seed {seed}, month {month}) to {out}")
+    console.print(f"wrote sample of {households} households (seed {seed}, month {month}) to {out}", markup=False)
     for key, value in summary.items():
         if isinstance(value, int | str):
-            console.print(f"  {key}: {value}")
+            console.print(f"  {key}: {value}", markup=False)
 
 
 @app.command()
@@ -134,7 +183,7 @@ def evaluate(
     except DibaoError as exc:
         fail(exc)
         return
-    console.print(format_report(report), soft_wrap=True)
+    console.print(format_report(report), soft_wrap=True, markup=False)
     if calibration is not None:
         console.print(format_calibration(calibration), soft_wrap=True, markup=False)
 
@@ -188,7 +237,7 @@ def notice(
         fail(exc)
         return
     for path in files:
-        console.print(str(path))
+        console.print(str(path), markup=False)
 
 
 def findings_summary(findings_json: str | None) -> str:
@@ -219,6 +268,7 @@ def runs(
 ) -> None:
     """List the recorded runs, newest first: when, status, message and findings per rule."""
     from rich.table import Table
+    from rich.text import Text
 
     from flows.database import one_row, open_database
     from flows.monthly import check_month
@@ -250,7 +300,7 @@ def runs(
 
     for run_id, run_month, started, ended, status, message, findings in rows:
         style = "red" if status == "failed" else None
-        table.add_row(run_id, run_month, when(started), when(ended), status, message or "",
+        table.add_row(run_id, run_month, when(started), when(ended), status, Text(message or ""),
                       findings_summary(findings), style=style)
     if not rows:
         console.print("no runs recorded" + (f" for {month}" if month else ""))
@@ -283,7 +333,7 @@ def serve(
     if not data.is_dir():
         fail(DibaoError(f"'--data' must be a folder of extracts, {str(data)!r} is not one"))
     console.print(f"serving the monthly verification: cron '{cron}' ({timezone}), data {data}, db {db}, out {out}; "
-                  "Ctrl+C stops")
+                  "Ctrl+C stops", markup=False)
     try:
         serve_schedule(data, db, out, policy, api_url, cron=cron, timezone=timezone)
     except DibaoError as exc:
@@ -298,11 +348,15 @@ def main() -> None:  # pragma: no cover - the console script; tests drive `app` 
     try:
         app()
         code: int = 0
-    except KeyboardInterrupt:
-        code = 130
+    except KeyboardInterrupt as exc:  # a signal before the run began (its imports, say)
+        from flows.stops import RunInterrupted, stop_line
+
+        signum = exc.signum if isinstance(exc, RunInterrupted) else 2
+        err.print(stop_line(signum), markup=False)
+        code = 128 + signum
     except SystemExit as exc:  # typer ends every command this way
         if isinstance(exc.code, str):
-            err.print(exc.code)
+            err.print(exc.code, markup=False)
         code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     exit_now(code)
 

@@ -43,14 +43,38 @@ def open_database(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyC
         return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(".")[0].strip()
-            raise DatabaseBusy(f"{path}: another process is using this database ({holder}); "
+            raise DatabaseBusy(f"{path}: another process is using this database ({lock_holder(str(exc))}); "
                                "wait for the running dibao run to finish") from None
         if read_only and not path.exists():
             raise DibaoError(f"{path}: no such database file") from None
         raise DibaoError(f"{path}: cannot open the database ({exc})") from None
     except duckdb.ParserException as exc:  # the memory limit is the only value we pass that DuckDB parses
         raise DibaoError(f"memory limit {memory_limit()!r} (DIBAO_MEMORY_LIMIT or --memory-limit): {exc}") from None
+
+
+def lock_holder(message: str) -> str:
+    """'PID 4242 on host db01, started 2026-12-02 15:04:05' from DuckDB's lock error (which names
+    the holder's program and PID); the start time read from /proc. DuckDB's lock is a local file
+    lock, so the holder runs on this host."""
+    import datetime as dt
+    import re
+    import socket
+
+    found = re.search(r"\(PID (\d+)\)", message)
+    if not found:
+        return f"host {socket.gethostname()}"
+    pid = int(found.group(1))
+    started = ""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # field 22 of stat: start time after boot, in clock ticks
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        when = dt.datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"))
+        started = f", started {when:%Y-%m-%d %H:%M:%S}"
+    except (OSError, ValueError, IndexError, StopIteration):
+        pass
+    return f"PID {pid} on host {socket.gethostname()}{started}"
 
 
 def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...]:

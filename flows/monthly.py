@@ -9,6 +9,7 @@ which the flow wraps; tests and the benchmark can call either.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -31,6 +32,14 @@ from connectors.report import LoadReport
 from connectors.schemas import EXTRACTS
 from connectors.transactions import outer_transaction
 from flows.database import open_database
+from flows.outputs import (
+    StagedMonth,
+    check_out_dir,
+    clear_spill_folder,
+    prepare_spill_folder,
+    private_files,
+    remove_stale_staging,
+)
 from flows.progress import Reporter, Silent
 from flows.views import create_views
 from matching.linkage import PartitionMapper, link_month
@@ -110,13 +119,36 @@ def step_rules(con: duckdb.DuckDBPyConnection, month: str, policy: Policy, prese
     return result
 
 
+class WorklistsNotWritten(DibaoError):
+    """The file system refused a workbook (a name too long, a full disk, no permission)."""
+
+
 def step_reports(con: duckdb.DuckDBPyConnection, month: str, out_dir: Path) -> list[Path]:
+    """Every community's workbook and the summary, written into `out_dir` (the run's staging
+    folder); `worklist_items` is written in the caller's transaction."""
+    from xlsxwriter.exceptions import FileCreateError
+
     from reports.summary import write_summary
     from reports.worklists import write_worklists
 
-    files = write_worklists(con, month, out_dir)
-    files.append(write_summary(con, month, out_dir))
+    try:
+        files = write_worklists(con, month, out_dir)
+        files.append(write_summary(con, month, out_dir))
+    except FileCreateError as exc:
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
+        raise _not_written(cause, str(exc)) from None
+    except OSError as exc:
+        raise _not_written(exc, str(exc)) from None
     return files
+
+
+def _not_written(exc: OSError | None, fallback: str) -> WorklistsNotWritten:
+    if exc is None:
+        return WorklistsNotWritten(f"worklists not written: {fallback}")
+    name = Path(str(exc.filename)).name if exc.filename else ""
+    if len(name) > 60:
+        name = f"{name[:40]}…({len(name.encode())} bytes)"
+    return WorklistsNotWritten(f"worklists not written: {exc.strerror or exc}" + (f" ({name})" if name else ""))
 
 
 # ------------------------------------------------------------------ run history
@@ -214,45 +246,63 @@ def _direct(fn: Callable[..., Any], *args: Any) -> Any:
 
 @full_collections_paused()
 def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_path: str | Path | None = None,
-                out_dir: str | Path | None = None, call: Runner = _direct,
-                fail_after: str | None = None, mapper: PartitionMapper | None = None,
-                progress: Reporter | None = None) -> RunOutcome:
+                out_dir: str | Path | None = None, call: Runner = _direct, mapper: PartitionMapper | None = None,
+                progress: Reporter | None = None, group_read: bool = False) -> RunOutcome:
     """Verify the roster as of the last day of `month`.
 
-    `call(step, *args)` runs each step (the Prefect flow passes its tasks here).
-    `fail_after` names a stage after which to raise, for tests that prove a failed
-    run leaves the database exactly as it was. `mapper` runs the per-registry linkage
+    `call(step, *args)` runs each step (the Prefect flow passes its tasks here). `mapper` runs the per-registry linkage
     partitions (see `matching.linkage.link_month`); without it they run in this connection.
     Python's full garbage collections wait until the run ends (`connectors.gc_pause`).
+
+    One run, one outcome (`flows.outputs`): the workbooks are written into a staging folder
+    inside the run's transaction, swapped into `OUT/YYYY-MM` once all exist, and the database
+    commits after that; any failure leaves the database, `worklist_items` and the former
+    workbooks as they were, and the run recorded `failed`. Every file the run creates is
+    owner-only unless `group_read`.
     """
     month = check_month(month)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise BadArgument(f"'--data' must be a folder of extracts, {str(data_dir)!r} is not one")
     policy = load_policy(policy_path)
+    with private_files(group_read):
+        return _run(data_dir, Path(db_path), month, policy, out_dir, call, mapper, progress)
+
+
+def _run(data_dir: Path, db_path: Path, month: str, policy: Policy, out_dir: str | Path | None, call: Runner,
+         mapper: PartitionMapper | None, progress: Reporter | None) -> RunOutcome:
     outcome = RunOutcome(uuid.uuid4().hex[:12], month, Path(db_path), Path(out_dir) if out_dir else None)
     started = dt.datetime.now()
     outcome.digests = start_digests(data_dir)
     con = open_database(db_path)
+    staged: StagedMonth | None = None
     progress = progress or Silent()
     timed = _timer(outcome, progress)
     try:
+        prepare_spill_folder(db_path)  # the lock is ours: what a crashed run spilled goes now
         try:
             with outer_transaction(con):
+                if outcome.out_dir is not None:
+                    remove_stale_staging(outcome.out_dir)
+                    check_out_dir(outcome.out_dir, month)
                 outcome.load = timed("load", call, step_load, con, data_dir, month, progress, total=len(EXTRACTS))
-                _maybe_fail(fail_after, "load")
                 outcome.gate = timed("gate", call, step_gate, con, month, policy)
-                _maybe_fail(fail_after, "gate")
                 outcome.counts.update(timed("link", call, step_link, con, month, policy, mapper, progress))
-                _maybe_fail(fail_after, "link")
                 present = frozenset(n for n, e in outcome.load.extracts.items() if e.present)
                 outcome.rules = timed("rules", call, step_rules, con, month, policy, present, progress,
                                       total=len(RULES))
-                _maybe_fail(fail_after, "rules")
+                if outcome.out_dir is not None:
+                    staged = StagedMonth(outcome.out_dir, month, outcome.run_id)
+                    files = timed("reports", call, step_reports, con, month, staged.create())
+                    staged.publish()
+                    outcome.workbooks = [staged.final_path(f) for f in files]
                 con.execute("DELETE FROM runs WHERE run_month = ? AND status = 'running'", [month]) if _has_runs(con) else None
                 record_run(con, outcome, started, "succeeded", "", data_dir, policy)
                 create_views(con)
         except BaseException as exc:
+            if staged is not None:
+                staged.undo()
+            outcome.workbooks = []
             gate_failure = getattr(exc, "gate_report", None)
             if gate_failure is not None:
                 # Keep the gate's results and the failed run: the analyst must see why it stopped.
@@ -264,26 +314,31 @@ def run_monthly(data_dir: str | Path, db_path: str | Path, month: str, policy_pa
                     record_run(con, outcome, started, "failed", str(exc), data_dir, policy)
             else:
                 with outer_transaction(con):
-                    record_run(con, outcome, started, "failed", f"{type(exc).__name__}: {exc}", data_dir, policy)
+                    record_run(con, outcome, started, "failed", failure_message(exc), data_dir, policy)
             raise
-        if outcome.out_dir is not None:
-            outcome.workbooks = timed("reports", call, step_reports, con, month, outcome.out_dir)
     finally:
+        if staged is not None:
+            staged.cleanup()
         con.close()
+        clear_spill_folder(db_path)
     return outcome
+
+
+def failure_message(exc: BaseException) -> str:
+    """What `runs.message` says of a failed run: a DibaoError's own line (IDs masked by it), an
+    interruption as such, else the exception's type and message with any ID masked."""
+    from matching.ids import redact_ids
+
+    exc = as_interruption(exc)
+    if isinstance(exc, DibaoError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return str(exc) or "interrupted"
+    return redact_ids(f"{type(exc).__name__}: {exc}")
 
 
 def _has_runs(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchall()[0][0])
-
-
-class InjectedFailure(DibaoError):
-    """Raised on purpose by `fail_after`, to test that a failed run changes nothing."""
-
-
-def _maybe_fail(fail_after: str | None, stage_name: str) -> None:
-    if fail_after == stage_name:
-        raise InjectedFailure(f"failure injected after stage '{stage_name}'")
 
 
 def _timer(outcome: RunOutcome, progress: Reporter):
@@ -323,19 +378,60 @@ def make_task_runner(kind: str, dask_address: str | None = None):
     return ThreadPoolTaskRunner(max_workers=2)
 
 
-def prefect_flow(task_runner: str = "none", dask_address: str | None = None, progress: Reporter | None = None):
+class _Raised:
+    """What a task returns when its step raised: Prefect then logs no traceback (an expected
+    `DibaoError` is one line, said once by the command; anything else goes to the error log),
+    and the flow raises it again outside the task."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _shielded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def step(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed back whole, raised again by the flow
+            return _Raised(as_interruption(exc))
+    return step
+
+
+def as_interruption(exc: BaseException) -> BaseException:
+    """The run's `RunInterrupted` for what a signal raised: Prefect's own SIGTERM exception
+    (`TerminationSignal`), or DuckDB's 'Query interrupted' (a RuntimeError that replaces the
+    exception our handler raised while a query ran); anything else as it is."""
+    from flows.stops import RunInterrupted, stopped_by
+
+    if isinstance(exc, RunInterrupted):
+        return exc
+    signum = getattr(exc, "signal", None)
+    if type(exc).__name__ == "TerminationSignal" and isinstance(signum, int):
+        return RunInterrupted(signum)
+    stopped = stopped_by()
+    return RunInterrupted(stopped) if stopped is not None else exc
+
+
+def prefect_flow(task_runner: str = "none", dask_address: str | None = None, progress: Reporter | None = None,
+                 group_read: bool = False):
     """The Prefect flow object (built lazily: importing Prefect costs seconds and needs PREFECT_HOME set).
 
     Each stage is a task; with `task_runner` 'thread' or 'dask' each registry's linkage is
-    a task of its own (`link-partition`), submitted together so they run concurrently."""
+    a task of its own (`link-partition`), submitted together so they run concurrently.
+
+    A failed run ends the flow run `Failed` with the one-line reason (IDs masked), and no
+    traceback in Prefect's logs: each task hands its exception back, and the flow returns a
+    `Failed` state holding the reason. Call the flow with `return_state=True` and pass the
+    state to `flow_outcome`, which returns the result or raises the run's own exception."""
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
+    from prefect.states import Failed
 
     from flows.linkage_tasks import link_partition as partition_task
 
     steps: tuple[Callable[..., Any], ...] = (step_load, step_gate, step_link, step_rules, step_reports)
-    tasks = {fn: task(name=fn.__name__.removeprefix("step_"), cache_policy=NO_CACHE, persist_result=False)(fn)
-             for fn in steps}
+    tasks = {fn: task(name=fn.__name__.removeprefix("step_"), cache_policy=NO_CACHE, persist_result=False)(
+        _shielded(fn)) for fn in steps}
     runner = make_task_runner(task_runner, dask_address) if task_runner != "none" else None
 
     def call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -343,7 +439,10 @@ def prefect_flow(task_runner: str = "none", dask_address: str | None = None, pro
             # The partitions are submitted from the flow itself: a task's context holds its
             # parameters (here the DuckDB connection), which cannot travel to a Dask worker.
             return fn(*args)
-        return tasks[fn](*args)
+        result = tasks[fn](*args)
+        if isinstance(result, _Raised):
+            raise result.exc
+        return result
 
     def mapper(fn: Callable[..., Any], items: list[tuple[Any, ...]]) -> list[Any]:
         futures = [partition_task.submit(*item) for item in items]
@@ -354,9 +453,29 @@ def prefect_flow(task_runner: str = "none", dask_address: str | None = None, pro
     @flow(name="monthly-verification", log_prints=False, persist_result=False, validate_parameters=False,
           **options)
     def monthly_verification(data_dir: str, db_path: str, month: str, policy_path: str | None = None,
-                             out_dir: str | None = None) -> dict[str, Any]:
-        outcome = run_monthly(data_dir, db_path, month, policy_path, out_dir, call=call,
-                              mapper=mapper if runner is not None else None, progress=progress)
+                             out_dir: str | None = None) -> Any:
+        from flows import stops
+
+        stops.install()  # Prefect has swapped its own SIGTERM handler in for the flow run
+        try:
+            outcome = run_monthly(data_dir, db_path, month, policy_path, out_dir, call=call,
+                                  mapper=mapper if runner is not None else None, progress=progress,
+                                  group_read=group_read)
+        except BaseException as exc:  # noqa: BLE001 - the state carries it back to `flow_outcome`
+            exc = as_interruption(exc)
+            reason = str(exc) if isinstance(exc, DibaoError | KeyboardInterrupt) else failure_message(exc)
+            _FLOW_EXCEPTIONS.append(exc)
+            return Failed(message=reason)
         return {"run_id": outcome.run_id, "workbooks": [str(p) for p in outcome.workbooks]}
 
     return monthly_verification
+
+
+_FLOW_EXCEPTIONS: list[BaseException] = []  # what ended this process's flow runs, for `flow_outcome`
+
+
+def flow_outcome(state: Any) -> dict[str, Any]:
+    """The flow's result, or the run's own exception raised again (see `prefect_flow`)."""
+    if state.is_failed() and _FLOW_EXCEPTIONS:
+        raise _FLOW_EXCEPTIONS.pop()
+    return state.result()

@@ -42,7 +42,7 @@ def print_run_summary(console: Console, db: Path, month: str, run_id: str, workb
 
         off = json.loads(run[0]).get("switched_off") or {}
         for code, missing in off.items():
-            console.print(f"rule {code} is off: extract(s) {', '.join(missing)} not supplied")
-    console.print(f"DuckDB file: {Path(db).resolve()}  (tables flags, link_pairs, quarantine, runs …)")
+            console.print(f"rule {code} is off: extract(s) {', '.join(missing)} not supplied", markup=False)
+    console.print(f"DuckDB file: {Path(db).resolve()}  (tables flags, link_pairs, quarantine, runs …)", markup=False)
     if workbooks:
-        console.print(f"worklists: {workbooks[0].parent.resolve()}/ ({len(workbooks)} workbooks)")
+        console.print(f"worklists: {workbooks[0].parent.resolve()}/ ({len(workbooks)} workbooks)", markup=False)

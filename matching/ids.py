@@ -154,3 +154,19 @@ def mask(text: str | None) -> str:
     if len(text) == 18:
         return text[:6] + "*" * 8 + text[-4:]
     return "*" * max(len(text) - 2, 0) + text[-2:]
+
+
+# An 18-character ID anywhere in free text, and a free-standing 15-digit one (full-width digits too).
+_ID_IN_TEXT = re.compile(r"[0-9０-９]{17}[0-9Xx０-９ＸｘX]|(?<![0-9０-９])[0-9０-９]{15}(?![0-9０-９])")
+# The 8 birth-date digits that an evidence sentence about an invalid ID quotes (X03): beside a
+# masked ID (first 6 and last 4 shown) they would give back the whole ID.
+_BIRTH_DATE_IN_TEXT = re.compile(r"(出生日期\D{0,3})[0-9０-９]{8}")
+
+
+def redact_ids(text: str | None) -> str:
+    """`text` with every resident ID in it masked through `mask`, and any quoted birth date hidden:
+    for error messages, log lines, run records and any sentence a person reads."""
+    if not text:
+        return ""
+    text = _ID_IN_TEXT.sub(lambda m: mask(unicodedata.normalize("NFKC", m.group(0)).upper()), text)
+    return _BIRTH_DATE_IN_TEXT.sub(lambda m: m.group(1) + "*" * 8, text)

@@ -9,6 +9,7 @@ policy (`Policy.as_dict()`) is stored with each run.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,12 +43,13 @@ def _knob(key: str, kind, default, meaning: str, rng: tuple[float, float] | None
 
 
 _STR_LIST = list
+MAX_AMOUNT = 100_000  # yuan per person per month: any standard above is a typing error
 KNOBS: tuple[Knob, ...] = (
-    _knob("standard.default", (int, float), 800, "保障标准, yuan per person per month", (1, 100_000)),
+    _knob("standard.default", (int, float), 800, "保障标准, yuan per person per month", (1, MAX_AMOUNT)),
     Knob("standard.by_district", dict, {}, "district_code -> yuan, overrides the default",
-         lambda d: all(isinstance(k, str) and len(k) == 6 and k.isdigit() and isinstance(v, int | float) and v > 0
-                       for k, v in d.items()),
-         "a table of 6-digit district codes to positive amounts"),
+         lambda d: all(isinstance(k, str) and len(k) == 6 and k.isdigit() and isinstance(v, int | float)
+                       and not isinstance(v, bool) and 1 <= v <= MAX_AMOUNT for k, v in d.items()),
+         f"a table of 6-digit district codes to amounts between 1 and {MAX_AMOUNT:,}"),
     _knob("lookback.pension_months", int, 6, "R02/R08: months of pension payments that count", (1, 60)),
     _knob("lookback.unemployment_months", int, 6, "R03/R08: months of unemployment payments that count", (1, 60)),
     _knob("lookback.housing_fund_months", int, 12, "R04: months of housing-fund contributions that count", (1, 60)),
@@ -64,8 +66,13 @@ KNOBS: tuple[Knob, ...] = (
     _knob("graduate_age_max", int, 30, "R07: members aged 16 to this with 3+ months of employment", (16, 100)),
     _knob("graduate_min_months", int, 3, "R07: distinct months of employment that flag a young member", (1, 60)),
     # Linkage (issue 3): posterior match probability thresholds.
-    _knob("linkage.probable_threshold", float, 0.8, "a fuzzy link at or above this is 'probable' (a finding)", (0, 1)),
-    _knob("linkage.possible_threshold", float, 0.01, "a fuzzy link at or above this is 'possible' (review list)", (0, 1)),
+    # Posterior probabilities: the linkage turns `possible` into a weight, log2(p / (1 - p)), so
+    # it must lie strictly inside (0, 1); below 0.001 every common name would be opened to
+    # name-only comparison (issue 21 ran the pipeline at both ends of each range).
+    _knob("linkage.probable_threshold", float, 0.8, "a fuzzy link at or above this is 'probable' (a finding)",
+          (0.5, 1)),
+    _knob("linkage.possible_threshold", float, 0.01, "a fuzzy link at or above this is 'possible' (review list)",
+          (0.001, 0.99)),
     _knob("linkage.name_jaro_winkler", float, 0.88, "name similarity level threshold", (0, 1)),
     # --- worklists (issue 20, reports/): where findings go and when they come back ---
     _knob("worklists.return_day", int, 20, "worklists come back by this day of the month after the run month",
@@ -140,6 +147,28 @@ class Policy:
         return json.dumps(self._values, ensure_ascii=False, sort_keys=True)
 
 
+def _finite(value: Any) -> bool:
+    """A number DuckDB and Python's float can both hold: not inf or nan (TOML's 1e400 is inf),
+    no integer wider than a float."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int):
+        return abs(value) < 2 ** 53
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def _shown(value: Any) -> str:
+    """The offending value for the one-line error, cut short when it is long (a 300-digit amount)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}… ({len(text)} characters)"
+
+
 def _check(knob: Knob, value: Any, where: str) -> None:
     ok_type = isinstance(value, knob.kind) and not (isinstance(value, bool) and knob.kind is not bool)
     if knob.kind == (int, float) and isinstance(value, int | float) and not isinstance(value, bool):
@@ -148,9 +177,12 @@ def _check(knob: Knob, value: Any, where: str) -> None:
         ok_type = True
     if not ok_type:
         names = knob.kind.__name__ if isinstance(knob.kind, type) else " or ".join(t.__name__ for t in knob.kind)
-        raise PolicyError(f"{where}: '{knob.key}' must be {names}, got {value!r}")
+        raise PolicyError(f"{where}: '{knob.key}' must be {names}, got {_shown(value)}")
+    if not _finite(value):
+        raise PolicyError(f"{where}: '{knob.key}' must be a finite number{' ' + knob.allowed if knob.allowed else ''}, "
+                          f"got {_shown(value)}")
     if knob.check is not None and not knob.check(value):
-        raise PolicyError(f"{where}: '{knob.key}' must be {knob.allowed}, got {value!r}")
+        raise PolicyError(f"{where}: '{knob.key}' must be {knob.allowed}, got {_shown(value)}")
 
 
 def default_policy() -> Policy:
@@ -163,12 +195,16 @@ def load_policy(path: str | Path | None) -> Policy:
     if path is None:
         return Policy(values)
     path = Path(path)
+    if path.is_dir():
+        raise PolicyError(f"{path}: '--policy' must be a policy file, this is a folder")
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PolicyError(f"{path}: policy file not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: not a valid TOML file ({exc})") from None
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror})") from None
     for key, value in _flatten(table).items():
         knob = _BY_KEY.get(key)
         if knob is None:

@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectors.transactions import begin, commit, rollback  # noqa: F401  (re-exported for reports)
-from matching.ids import mask
+from matching.ids import redact_ids  # noqa: F401  (re-exported: the one redaction, matching.ids)
 from reports.errors import BadRunMonth, MissingTable
 
 if TYPE_CHECKING:  # imported for annotations only: a workbook-writing process need not load DuckDB
     import duckdb
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-# An 18-character ID anywhere in free text (evidence sentences), and a free-standing 15-digit one.
-_ID_IN_TEXT = re.compile(r"[0-9]{17}[0-9Xx]|(?<![0-9])[0-9]{15}(?![0-9])")
 _BAD_FILE_CHARS = re.compile(r'[\\/:*?"<>|\s]+')
 
 
@@ -45,11 +43,28 @@ def safe_file_part(text: str) -> str:
     return cleaned or "未命名"
 
 
-def redact_ids(text: str | None) -> str:
-    """Mask, through `matching.ids.mask`, any resident ID that a free-text sentence carries."""
-    if not text:
-        return ""
-    return _ID_IN_TEXT.sub(lambda m: mask(m.group(0).upper()), text)
+CELL_LIMIT = 32_767  # characters Excel keeps in one cell
+PIECE_LIMIT = 1_000  # characters of one finding's evidence shown in a cell
+SHORTENED = "…【已截断，共{n}字，全文见数据库 flags.evidence】"
+
+
+def shorten(text: str, limit: int = PIECE_LIMIT) -> str:
+    """`text` itself, or its first characters and a visible marker saying how long it was, in
+    `limit` characters at most (a 40,000-character complaint quoted in an evidence sentence)."""
+    if len(text) <= limit:
+        return text
+    marker = SHORTENED.format(n=len(text))
+    return text[:max(limit - len(marker), 0)] + marker
+
+
+def fit_cell(pieces: list[str], separator: str = "\n", limit: int = CELL_LIMIT) -> str:
+    """Join `pieces` into one cell within Excel's limit, every piece kept: each is shortened
+    (visibly) to an equal share when the whole would not fit, never dropped."""
+    text = separator.join(pieces)
+    if len(text) <= limit or not pieces:
+        return text
+    share = max((limit - len(separator) * (len(pieces) - 1)) // len(pieces), 1)
+    return separator.join(shorten(p, share) for p in pieces)[:limit]
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -101,7 +101,10 @@ def wrapped_lines(text: str, width: float) -> int:
     return sum(max(1, math.ceil(display_width(line) / usable)) for line in (text or "").split("\n"))
 
 
+MAX_ROW_HEIGHT = 409.0  # points: Excel's limit for one row
+
+
 def row_height(cells: list[tuple[str, float]], minimum: int = 1) -> float:
-    """Height in points for a row of wrapped cells given as (text, column width)."""
+    """Height in points for a row of wrapped cells given as (text, column width), at most Excel's 409."""
     lines = max([minimum, *(wrapped_lines(t, w) for t, w in cells)])
-    return LINE_HEIGHT * lines + 3
+    return min(LINE_HEIGHT * lines + 3, MAX_ROW_HEIGHT)

@@ -19,7 +19,7 @@ from matching.ids import mask
 from matching.rule_titles import RULE_TITLES
 from reports import layout as L
 from reports.codes import display_evidence
-from reports.common import month_label, redact_ids
+from reports.common import month_label, redact_ids, shorten
 from reports.styles import new_workbook, print_setup, row_height
 
 PROTECT_OPTIONS = {
@@ -94,7 +94,8 @@ def finding_line(f: dict) -> str:
     """The 疑点 cell: rule, who, the evidence and (for a linked finding) how well it matched;
     the earlier verdict on the same finding when there is one."""
     who = f"{f['member_name'] or '（姓名未知）'} {mask(f['id_number'])}".strip() if f["id_number"] else "全户"
-    evidence = display_evidence(f["rule"], f["evidence"]).replace(chr(10), " ")
+    # shortened visibly (a 40,000-character complaint), the whole text kept in flags.evidence
+    evidence = shorten(display_evidence(f["rule"], f["evidence"]).replace(chr(10), " "))
     # A linked finding's evidence already ends with the link's match probability: one number, not two;
     # a finding that involves no linkage has no match score at all.
     score = ("" if MATCH_PROBABILITY_LABEL in evidence or f["rule"] in L.NO_LINKAGE_RULES
@@ -300,7 +301,7 @@ def review_rows(possibles: list[dict]) -> list[dict]:
                      L.R_MEMBER: f["member_name"] or "", L.R_ID: mask(f["id_number"]),
                      L.R_RULE: rule_label(f["rule"]), L.R_SOURCE: source_label(f["source"]),
                      L.R_RECORD: f["source_record_id"] or "", L.R_SCORE: float(f["match_score"]),
-                     L.R_EVIDENCE: display_evidence(f["rule"], f["evidence"]), L.R_PRIORITY: review_priority(f)})
+                     L.R_EVIDENCE: shorten(display_evidence(f["rule"], f["evidence"])), L.R_PRIORITY: review_priority(f)})
     return rows
 
 

@@ -57,3 +57,24 @@ def duckdb_cli() -> str:
     if found is None:
         pytest.skip("DuckDB CLI binary not installed (pip install duckdb-cli)")
     return found
+
+
+@pytest.fixture(autouse=True)
+def _process_state_restored():
+    """What a test changes in the process for its successors is put back: PREFECT_API_URL (a
+    server a test found or started would be inherited, dead, by every later `dibao run`),
+    the SIGINT/SIGTERM handlers and the umask that `dibao run` sets when called in-process."""
+    import signal
+
+    url = os.environ.get("PREFECT_API_URL")
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    umask = os.umask(0o022)
+    os.umask(umask)
+    yield
+    if url is None:
+        os.environ.pop("PREFECT_API_URL", None)
+    else:
+        os.environ["PREFECT_API_URL"] = url
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    os.umask(umask)

@@ -128,7 +128,8 @@ def test_the_stage_lines_and_the_run_record_agree(city):
     assert list(logged) == ["load", "gate", "link", "rules", "reports"] and all(v > 0 for v in logged.values())
     con = duckdb.connect(str(root / "dibao.duckdb"), read_only=True)
     recorded = json.loads(con.execute("SELECT stages FROM runs WHERE status = 'succeeded'").fetchone()[0])["seconds"]
-    assert set(recorded) == {"load", "gate", "link", "rules"}  # recorded before the worklists are written
+    # recorded once the worklists are written and in place, just before the run commits
+    assert set(recorded) == {"load", "gate", "link", "rules", "reports"}
     assert all(abs(logged[k] - v) < 0.006 for k, v in recorded.items())
 
 
@@ -226,12 +227,19 @@ def _snapshot(db: Path) -> dict[str, list]:
     return snap
 
 
-def test_a_failure_after_linking_leaves_the_database_as_it_was(tmp_path):
+def test_a_failure_after_linking_leaves_the_database_as_it_was(tmp_path, monkeypatch):
+    import flows.monthly
+
     db = tmp_path / "d.duckdb"
     run_monthly(SAMPLE, db, "2026-10")
     before = _snapshot(db)
+
+    def broken_rules(*args):
+        raise RuntimeError("failure injected after stage 'link'")
+
+    monkeypatch.setattr(flows.monthly, "step_rules", broken_rules)
     with pytest.raises(Exception, match="injected"):
-        run_monthly(SAMPLE, db, "2026-10", fail_after="link")  # the re-run had already replaced the month
+        run_monthly(SAMPLE, db, "2026-10")  # the re-run had already replaced the month
     assert _snapshot(db) == before
     con = duckdb.connect(str(db), read_only=True)
     assert sorted(con.execute("SELECT status FROM runs").fetchall()) == [("failed",), ("succeeded",)]
@@ -291,3 +299,6 @@ def test_a_second_run_on_a_busy_file_refuses_in_one_line(tmp_path):
     assert busy.returncode == 2
     lines = busy.stderr.strip().splitlines()
     assert len(lines) == 1 and "another process is using this database" in lines[0]
+    import socket  # the holder named by PID, host and start time (issue 21), not DuckDB's '(/root/)'
+
+    assert f"(PID {holder.pid} on host {socket.gethostname()}, started 20" in lines[0], lines[0]

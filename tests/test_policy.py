@@ -41,7 +41,7 @@ def test_overrides_and_district_standard(tmp_path):
     ("[lookback]\npension_month = 6\n", "unknown key 'lookback.pension_month'"),
     ("max_beneficiaries = 'three'\n", "'max_beneficiaries' must be int"),
     ("max_beneficiaries = 0\n", "'max_beneficiaries' must be between 1 and 50"),
-    ("[linkage]\nprobable_threshold = 1.5\n", "'linkage.probable_threshold' must be between 0 and 1"),
+    ("[linkage]\nprobable_threshold = 1.5\n", "'linkage.probable_threshold' must be between 0.5 and 1"),
     ('[standard]\nby_district = { "4201" = 900 }\n', "'standard.by_district' must be a table of 6-digit"),
     ("[vehicles]\nflag_type_prefixes = 'K'\n", "'vehicles.flag_type_prefixes' must be list"),
     ("this is not toml\n", "not a valid TOML file"),
