@@ -50,7 +50,7 @@ VEHICLE_TYPES: dict[str, str] = {
 }
 _VEHICLE = re.compile(r"(车辆类型\s*)([A-Z][0-9A-Z]{2})(?![0-9A-Z（(])")
 _PLACE = re.compile(r"(参保地\s*)(\d{6})(?![0-9（(])")
-_X03_DATE = re.compile(r"出生日期\d{8}不存在")
+_X03_DATE = re.compile(r"出生日期(?:\d{8}|\*{8})不存在")  # `redact_ids` may have hidden the digits already
 
 
 def vehicle_type(code: str) -> str:

@@ -69,7 +69,9 @@ def print_setup(ws: Worksheet, *, landscape: bool, header_rows: int | None = 0, 
         ws.repeat_rows(header_rows)
     ws.set_footer(footer or "&C第 &P 页，共 &N 页")
     if header:
-        ws.set_header(header)
+        # Excel's page header holds 255 characters: a 300-character community name is cut
+        # (xlsxwriter would warn and drop the header)
+        ws.set_header(header if len(header) <= 255 else header[:254] + "…")
 
 
 def display_width(text: str) -> int:
