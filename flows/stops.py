@@ -55,6 +55,9 @@ def _hard_exit(signum: int) -> None:
     os._exit(128 + signum)
 
 
+PREFECT_SERVICE_LOGGERS = ("EventsWorker", "APILogWorker", "QueueService", "BatchedQueueService")
+
+
 def quiet_prefect() -> None:
     """Silence Prefect's loggers: a signal may land while Prefect's engine is between states
     (creating a task run, say), and it would log the interruption as a crash, with a traceback;
@@ -62,6 +65,10 @@ def quiet_prefect() -> None:
     for name in list(logging.Logger.manager.loggerDict):
         if name == "prefect" or name.startswith("prefect."):
             logging.getLogger(name).disabled = True
+    # Prefect's background queue services log under their class names, outside "prefect.":
+    # after a stop the events worker said "Still processing items: 1 items remaining..."
+    for name in PREFECT_SERVICE_LOGGERS:
+        logging.getLogger(name).disabled = True
 
 
 def _handler(signum: int, frame: object) -> None:
