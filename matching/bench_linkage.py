@@ -39,12 +39,13 @@ from typing import Any
 
 import duckdb
 
+from matching.policy import default_policy
 from matching.staging import PERSONS, RECORDS, persons_from_records_sql
 
 DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "bench" / "cache"
 PERSON_COLUMNS = ("name_clean", "name_simplified", "name_pinyin", "surname_pinyin", "id_number", "id_status",
                   "id_was_15", "birth_date", "sex")
-FINDING_PROBABILITY = 0.8  # = linkage.probable_threshold (tests/test_linkage_stress.py checks they agree)
+FINDING_PROBABILITY = float(default_policy()["linkage.probable_threshold"])  # Splink judged at our threshold
 POSSIBLE_PROBABILITY = 0.05  # Splink's review cut-off (our linkage.possible_threshold is 0.01)
 SUBSAMPLE_SEED = 17
 

@@ -69,8 +69,3 @@ def test_the_probability_is_calibrated_where_findings_are_made(stress):
     con, data = stress
     check_calibration(con, data / "truth_links.parquet")
 
-
-def test_the_linkage_bench_judges_splink_at_our_threshold():
-    from matching.bench_linkage import FINDING_PROBABILITY
-
-    assert FINDING_PROBABILITY == default_policy()["linkage.probable_threshold"]
