@@ -5,6 +5,7 @@
 - Analytics off: this machine is offline, and with analytics on Prefect 3.9
   intermittently printed a `database is locked` traceback from its telemetry write.
 - Its console logging is kept to warnings; dibao prints its own progress.
+- A server Prefect starts by itself may take 90 s to answer, not 20.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def configure(db_path: str | Path | None = None, verbose: bool = False) -> Path:
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         "PREFECT_UI_ENABLED": "false",
         "GX_ANALYTICS_ENABLED": "false",
+        # A server Prefect starts itself (a Dask worker's, when no API is named) gets 20 s by
+        # default; on a busy two-core machine that was not enough. dibao's own allows 60 s.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)

@@ -22,26 +22,30 @@ def test_dask_runner_needs_an_address():
 
 
 def test_linkage_partitions_on_threads_and_a_local_dask_cluster_match_the_single_connection_run(
-        tmp_path, monkeypatch, session_prefect_home):
+        tmp_path, monkeypatch, prefect_home):
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("prefect_dask")
+    # a home of this test's own with a migrated database: a server on the session's home
+    # could meet one an earlier test left behind
+    monkeypatch.setenv("PREFECT_HOME", str(prefect_home(tmp_path / "prefect")))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     prefect_env.configure(tmp_path / "x.duckdb")
+    from flows.api_server import TemporaryServer
     from flows.monthly import prefect_flow
 
     direct = tmp_path / "direct.duckdb"
     run_monthly(SAMPLE, direct, "2026-10")
     on_dask = tmp_path / "dask.duckdb"
-    # One temporary Prefect server for the flow and the worker process: left to itself the
-    # worker starts its own, which outlives the killed worker.
-    from prefect.server.api.server import SubprocessASGIServer
+    # The product's temporary server (it dies with this process), for the flow and the worker
+    # process: left to itself the worker starts its own, which outlives the killed worker.
+    # It sets PREFECT_API_URL, which the worker process inherits.
+    server = TemporaryServer()
+    threads = tmp_path / "thread.duckdb"
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    server = SubprocessASGIServer()
-    server.start()
-    monkeypatch.setenv("PREFECT_API_URL", server.api_url)  # inherited by the worker process
-    threads = tmp_path / "thread.duckdb"
     try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        # this process's Prefect may have read its settings before this test
+        with server.serving(), temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
                                           dashboard_address=None) as cluster:
                 prefect_flow("dask", cluster.scheduler_address)(str(SAMPLE), str(on_dask), "2026-10", None, None)
